@@ -1,0 +1,546 @@
+"""The one cattrs converter: untyped data (parsed YAML) becomes typed, validated config objects.
+
+Rules: scalars are strict (no ``2.7 -> 2``, no ``"false" -> True``; an int is accepted where a float is
+expected), lists become tuples, unknown keys are errors, and tagged unions dispatch on ``kind`` (callbacks
+on ``name`` or ``kind``) through one hook that lists the allowed values. cattrs' detailed validation keeps
+every error with its path; ``issues_from_exception`` turns that tree into ``Issue`` lines.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import contextvars
+import pathlib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
+
+from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean, format_path
+from noether.core.schemas import _checks
+from noether.core.schemas._checks import FieldProblem, InvalidFields
+from noether.core.schemas.callbacks import (
+    BUILTIN_CALLBACKS,
+    CallBackBaseConfig,
+    CallbacksConfig,
+    builtin_callback_for_kind,
+)
+from noether.core.schemas.dataset import DatasetBaseConfig
+from noether.core.schemas.models import ModelBaseConfig
+from noether.core.schemas.optimizers import OptimizerConfig
+from noether.core.schemas.trackers import AnyTracker
+from noether.core.schemas.trainers import BaseTrainerConfig
+
+ConfigClassFor = Callable[[str, type], "type | None"]
+"""Hook ``(kind, base) -> config class``: the config class a user component declares for itself."""
+
+_config_class_for: contextvars.ContextVar[ConfigClassFor | None] = contextvars.ContextVar(
+    "config_class_for", default=None
+)
+_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig)
+
+
+# ---------------------------------------------------------------------------------------------- scalars
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise FieldProblem(f"expected an integer (got {_describe(value)})")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise FieldProblem(f"expected a number (got {_describe(value)})")
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise FieldProblem(f"expected true or false (got {_describe(value)})")
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise FieldProblem(f"expected a string (got {_describe(value)})")
+
+
+def _structure_path(value: Any, _: type) -> pathlib.Path:
+    if isinstance(value, (str, pathlib.PurePath)):
+        return pathlib.Path(value)
+    raise FieldProblem(f"expected a path (got {_describe(value)})")
+
+
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is Literal
+
+
+def _literal_hook(tp: Any) -> Callable[[Any, type], Any]:
+    allowed = typing.get_args(tp)
+
+    def structure(value: Any, _: type) -> Any:
+        if isinstance(value, collections.abc.Hashable) and value in allowed and type(value) in {type(a) for a in allowed}:
+            return value
+        listed = ", ".join(repr(a) for a in allowed)
+        raise FieldProblem(f"must be one of {listed} (got {value!r}){did_you_mean(value, allowed)}")
+
+    return structure
+
+
+# ---------------------------------------------------------------------------------------- collections
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _is_frozenset(tp: Any) -> bool:
+    return typing.get_origin(tp) is frozenset
+
+
+def _is_dict(tp: Any) -> bool:
+    return typing.get_origin(tp) is dict
+
+
+def _make_sequence_hook(converter: cattrs.Converter, make: type) -> Callable[[Any], Callable]:
+    def factory(tp: Any) -> Callable[[Any, type], Any]:
+        item_type = typing.get_args(tp)[0]
+        item_hook = converter.get_structure_hook(item_type)
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, (list, tuple, set, frozenset)):
+                raise FieldProblem(f"expected a list (got {_describe(value)})")
+            items, errors = [], []
+            for index, item in enumerate(value):
+                try:
+                    items.append(item_hook(item, item_type))
+                except Exception as exc:  # noqa: BLE001 - every error is collected with its index
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), _Step(index)]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return make(items)
+
+        return structure
+
+    return factory
+
+
+def _make_dict_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
+    def factory(tp: Any) -> Callable[[Any, type], Any]:
+        key_type, value_type = typing.get_args(tp) or (Any, Any)
+        value_hook = converter.get_structure_hook(value_type)
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, Mapping):
+                raise FieldProblem(f"expected a mapping (got {_describe(value)})")
+            result, errors = {}, []
+            for key, item in value.items():
+                try:
+                    if key_type is str and not isinstance(key, str):
+                        raise FieldProblem(f"keys must be strings (got {_describe(key)})")
+                    result[key] = value_hook(item, value_type)
+                except Exception as exc:  # noqa: BLE001 - every error is collected with its key
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), _Step(key)]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return result
+
+        return structure
+
+    return factory
+
+
+class _Step(str):
+    """A path step attached to an exception as a note (cattrs' own notes carry their steps too)."""
+
+    def __new__(cls, key: PathKey) -> _Step:
+        note = super().__new__(cls, f"at {key!r}")
+        note.key = key
+        return note
+
+
+# --------------------------------------------------------------------------------------------- unions
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _kind_literal(cls: type) -> tuple[str, ...]:
+    """The ``kind`` values a tagged config class accepts (its ``Literal`` annotation)."""
+    if not attrs.has(cls):
+        return ()
+    field = attrs.fields_dict(attrs.resolve_types(cls)).get("kind")
+    if field is None or not _is_literal(field.type):
+        return ()
+    return tuple(v for v in typing.get_args(field.type) if v is not None)
+
+
+def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
+    def factory(tp: Any) -> Callable[[Any, type], Any]:
+        members = [m for m in typing.get_args(tp) if m is not type(None)]
+        optional = len(members) < len(typing.get_args(tp))
+        if tp == CallbacksConfig or set(members) == set(typing.get_args(CallbacksConfig)):
+            inner = _structure_callback
+        elif all(_kind_literal(m) for m in members):
+            inner = _tagged_union(members)
+        else:
+            inner = _by_runtime_type(converter, members)
+        tracker = set(members) == set(typing.get_args(AnyTracker))
+
+        def structure(value: Any, _: type) -> Any:
+            if value is None:
+                if optional:
+                    return None
+                raise FieldProblem("must not be null")
+            if tracker and _is_disabled(value):
+                return None
+            return inner(value)
+
+        return structure
+
+    return factory
+
+
+def _is_disabled(value: Any) -> bool:
+    """``tracker: disabled`` (any case) and ``tracker: {}`` mean no tracking."""
+    return (isinstance(value, str) and value.lower() == "disabled") or (isinstance(value, Mapping) and not value)
+
+
+def _tagged_union(members: list[type]) -> Callable[[Any], Any]:
+    by_kind = {kind: cls for cls in members for kind in _kind_literal(cls)}
+
+    def structure(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise FieldProblem(f"expected a mapping with a kind (got {_describe(value)})")
+        kind = value.get("kind")
+        if kind is None:
+            raise FieldProblem(f"missing kind; expected one of: {', '.join(by_kind)}")
+        cls = by_kind.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise _KindProblem(f"unknown kind {kind!r} (expected one of: {', '.join(by_kind)}){did_you_mean(kind, by_kind)}")
+        return CONVERTER.structure(value, cls)
+
+    return structure
+
+
+class _KindProblem(FieldProblem):
+    """A wrong ``kind`` / ``name`` tag; reported at the tag's key."""
+
+    def __init__(self, message: str, field: str = "kind") -> None:
+        super().__init__(message, field)
+
+
+def _structure_callback(value: Any) -> Any:
+    """Pick a callback's config class: built-in by ``name`` or Noether kind string, else a user callback."""
+    if not isinstance(value, Mapping):
+        raise FieldProblem(f"expected a mapping with a name or kind (got {_describe(value)})")
+    name, kind = value.get("name"), value.get("kind")
+    by_name = BUILTIN_CALLBACKS.get(name) if isinstance(name, str) else None
+    by_kind = builtin_callback_for_kind(kind) if isinstance(kind, str) else None
+    if name is not None and by_name is None and kind is None:
+        raise _KindProblem(
+            f"unknown callback name {name!r} (expected one of: {', '.join(BUILTIN_CALLBACKS)}, "
+            f"or a kind naming a callback class){did_you_mean(name, BUILTIN_CALLBACKS)}",
+            "name",
+        )
+    if by_name is not None and by_kind is not None and by_name is not by_kind:
+        raise _KindProblem(f"name {name!r} and kind {kind!r} name different callbacks", "name")
+    cls = by_name or by_kind
+    if cls is None:
+        if kind is None:
+            raise FieldProblem(f"a callback needs a name ({', '.join(BUILTIN_CALLBACKS)}) or a kind (a class path)")
+        cls = CallBackBaseConfig
+    return CONVERTER.structure(value, cls)
+
+
+def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callable[[Any], Any]:
+    """Untagged unions of scalars and containers (``int | str``, ``float | tuple[float, ...]``): pick by the data."""
+
+    def accepts(member: Any, value: Any) -> bool:
+        origin = typing.get_origin(member) or member
+        if isinstance(value, bool):
+            return origin is bool
+        if isinstance(value, int):
+            return origin in (int, float)
+        if isinstance(value, float):
+            return origin is float
+        if isinstance(value, str):
+            return origin in (str, pathlib.Path) or _is_literal(member)
+        if isinstance(value, Mapping):
+            return origin is dict or attrs.has(origin)
+        if isinstance(value, (list, tuple)):
+            return origin in (tuple, list, frozenset)
+        return False
+
+    expected = " or ".join(_type_name(m) for m in members)
+
+    def structure(value: Any) -> Any:
+        # Prefer an exact int member for ints, so ``int | float`` keeps integers.
+        candidates = [m for m in members if accepts(m, value)]
+        if isinstance(value, int) and not isinstance(value, bool):
+            candidates.sort(key=lambda m: (typing.get_origin(m) or m) is not int)
+        if not candidates:
+            raise FieldProblem(f"expected {expected} (got {_describe(value)})")
+        return converter.structure(value, candidates[0])
+
+    return structure
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp) or tp
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+             tuple: "a list", frozenset: "a list", pathlib.Path: "a path"}
+    return names.get(origin, getattr(origin, "__name__", str(tp)))
+
+
+# -------------------------------------------------------------------------------------- attrs classes
+def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
+    def factory(cls: type) -> Callable[[Any, type], Any]:
+        attrs.resolve_types(cls)
+        generated = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True)
+        fields = attrs.fields(cls)
+        names = {field.name for field in fields}
+        takes_extras = issubclass(cls, OptimizerConfig)
+        user_component = issubclass(cls, _USER_COMPONENT_BASES)
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, Mapping):
+                raise FieldProblem(f"expected a mapping (got {_describe(value)})")
+            if user_component:
+                narrowed = _declared_config_class(value, cls)
+                if narrowed is not cls:
+                    return converter.structure(value, narrowed)
+            if takes_extras:
+                value = _fold_optimizer_kwargs(value, names)
+            try:
+                return generated(value, cls)
+            except Exception as exc:  # noqa: BLE001 - re-raised with every problem of this object
+                raise _object_errors(converter, cls, value, exc) from None
+
+        return structure
+
+    return factory
+
+
+def _declared_config_class(value: Mapping, cls: type) -> type:
+    """The subclass of ``cls`` that the component named by ``kind`` declares, via the load hook."""
+    hook = _config_class_for.get()
+    kind = value.get("kind")
+    if hook is None or not isinstance(kind, str):
+        return cls
+    declared = hook(kind, cls)
+    if declared is None or declared is cls:
+        return cls
+    if not (isinstance(declared, type) and attrs.has(declared) and issubclass(declared, cls)):
+        raise FieldProblem(f"{kind} declares config_schema {declared!r}, which is not an attrs subclass of {cls.__name__}", "kind")
+    return declared
+
+
+def _fold_optimizer_kwargs(value: Mapping, names: set[str]) -> dict:
+    """Unknown keys of an optimizer config are keyword arguments of the optimizer class."""
+    extras = {key: value[key] for key in value if key not in names}
+    if not extras:
+        return dict(value)
+    folded = {key: item for key, item in value.items() if key in names}
+    folded["optimizer_kwargs"] = {**value.get("optimizer_kwargs", {}), **extras}
+    return folded
+
+
+def _structured_fields(converter: cattrs.Converter, cls: type, value: Mapping) -> dict[str, Any]:
+    """The fields of ``value`` that structure on their own, by field name."""
+    values = {}
+    for field in attrs.fields(cls):
+        key = field.alias or field.name
+        if key in value:
+            try:
+                values[field.name] = converter.structure(value[key], field.type)
+            except Exception:  # noqa: BLE001 - such fields are already reported
+                continue
+    return values
+
+
+def _object_errors(converter: cattrs.Converter, cls: type, value: Mapping, exc: Exception) -> Exception:
+    """Every problem of one object: fields that did not structure, then every broken field rule and,
+    when all fields structured, every object check.
+
+    The constructor stops at its first failing validator, so the rules are re-run one by one here; this
+    only happens on the error path.
+    """
+    group = exc.exceptions if isinstance(exc, ClassValidationError) else [exc]
+    structuring = [e for e in group if _step_of(e) is not None or isinstance(e, ForbiddenExtraKeysError)]
+    values = _structured_fields(converter, cls, value)
+    problems = _checks.collect_field_problems(cls, values)
+    if not structuring:
+        with attrs.validators.disabled():
+            try:
+                cls(**values)
+            except InvalidFields as failed:
+                problems.extend(failed.problems)
+            except FieldProblem as failed:
+                problems.append(failed)
+            except (ValueError, TypeError) as failed:
+                problems.append(FieldProblem(str(failed)))
+    unique = list({(p.field, p.message): p for p in problems}.values())
+    if not structuring:
+        return InvalidFields(cls, unique or [FieldProblem(str(exc))])
+    if unique:
+        structuring.append(InvalidFields(cls, unique))
+    return ClassValidationError(f"While structuring {cls.__name__}", structuring, cls)
+
+
+# ----------------------------------------------------------------------------------------- unstructure
+def _unstructure_attrs(converter: cattrs.Converter) -> Callable[[type], Callable]:
+    def factory(cls: type) -> Callable[[Any], dict]:
+        fields = attrs.fields(cls)
+        ordered = sorted(fields, key=lambda f: f.name not in ("kind", "name"))  # tags first reads best
+        folds = issubclass(cls, OptimizerConfig)
+
+        def unstructure(obj: Any) -> dict:
+            data = {f.name: converter.unstructure(getattr(obj, f.name)) for f in ordered}
+            if folds:
+                data.update(data.pop("optimizer_kwargs"))
+            return data
+
+        return unstructure
+
+    return factory
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter with every hook of the config layer registered (done once, at import)."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(pathlib.Path, _structure_path)
+    converter.register_structure_hook(Any, lambda value, _: value)
+    converter.register_structure_hook_factory(_is_literal, _literal_hook)
+    converter.register_structure_hook_factory(_is_homogeneous_tuple, _make_sequence_hook(converter, tuple))
+    converter.register_structure_hook_factory(_is_frozenset, _make_sequence_hook(converter, frozenset))
+    converter.register_structure_hook_factory(_is_dict, _make_dict_hook(converter))
+    converter.register_structure_hook_factory(_is_union, _union_hook(converter))
+    converter.register_structure_hook_factory(attrs.has, _attrs_hook(converter))
+    converter.register_unstructure_hook_factory(attrs.has, _unstructure_attrs(converter))
+    converter.register_unstructure_hook(tuple, lambda t: [converter.unstructure(x) for x in t])
+    converter.register_unstructure_hook(frozenset, lambda s: sorted(converter.unstructure(x) for x in s))
+    converter.register_unstructure_hook(pathlib.PurePath, str)
+    return converter
+
+
+CONVERTER = make_converter()
+"""The one converter of the project."""
+
+
+# -------------------------------------------------------------------------------------- public helpers
+Locate = Callable[[tuple[PathKey, ...], bool], "str | None"]
+"""``(path, at_key) -> "file:line:col"``: where a path's key (or value) was written, for error lines."""
+
+
+def structure(data: Any, cls: type, *, config_class_for: ConfigClassFor | None = None, locate: Locate | None = None) -> Any:
+    """Turn plain data (as parsed from YAML) into a validated config object.
+
+    Args:
+        data: Mappings, lists and scalars.
+        cls: The config class (or union) to build.
+        config_class_for: Optional hook ``(kind, base) -> type`` returning the config class a user component
+            declares for itself (a subclass of ``base``), or ``None``.
+        locate: Optional function giving the source location of a path, used in error lines.
+
+    Returns:
+        An instance of ``cls``.
+
+    Raises:
+        ConfigError: With one ``Issue`` per problem, all of them.
+
+    >>> from noether.core.schemas import ConstantScheduleConfig
+    >>> structure({"value": 0.5}, ConstantScheduleConfig).value
+    0.5
+    >>> structure({"value": "high"}, ConstantScheduleConfig)
+    Traceback (most recent call last):
+    ...
+    noether.core.config.errors.ConfigError: value: expected a number (got str 'high')
+    """
+    token = _config_class_for.set(config_class_for)
+    try:
+        return CONVERTER.structure(data, cls)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes ConfigError issues
+        raise ConfigError(issues_from_exception(exc, locate=locate)) from None
+    finally:
+        _config_class_for.reset(token)
+
+
+def unstructure(config: Any) -> Any:
+    """Turn a config object into plain data (dicts, lists, scalars) that ``structure`` turns back into it.
+
+    >>> from noether.core.schemas import ConstantScheduleConfig
+    >>> unstructure(ConstantScheduleConfig(value=0.5))["value"]
+    0.5
+    """
+    return CONVERTER.unstructure(config)
+
+
+def issues_from_exception(exc: BaseException, path: tuple[PathKey, ...] = (), *, locate: Locate | None = None) -> list[Issue]:
+    """Flatten a structuring error tree into ``Issue`` lines, one per leaf problem, in document order."""
+    found: list[tuple[tuple[PathKey, ...], str, bool]] = []
+    _walk(exc, path, found)
+    issues = []
+    for issue_path, message, at_key in found:
+        location = locate(issue_path, at_key) if locate else None
+        issues.append(Issue(format_path(issue_path), message, location))
+    return issues
+
+
+def _step_of(exc: BaseException) -> PathKey | None:
+    for note in reversed(getattr(exc, "__notes__", [])):
+        if isinstance(note, _Step):
+            return note.key
+        name = getattr(note, "name", None)
+        if name is not None:
+            return name
+        index = getattr(note, "index", None)
+        if index is not None:
+            return index
+    return None
+
+
+def _walk(exc: BaseException, path: tuple[PathKey, ...], found: list) -> None:
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        for sub in exc.exceptions:
+            step = _step_of(sub)
+            _walk(sub, path if step is None else (*path, step), found)
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        allowed = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        for key in sorted(exc.extra_fields, key=str):
+            found.append(((*path, key), f"unknown key {key!r}{did_you_mean(key, allowed)}", True))
+    elif isinstance(exc, InvalidFields):
+        for problem in exc.problems:
+            _walk(problem, path, found)
+    elif isinstance(exc, FieldProblem):
+        at = path if exc.field is None else (*path, *_split_field(exc.field))
+        found.append((at, exc.message, isinstance(exc, _KindProblem) or False))
+    elif isinstance(exc, KeyError):
+        found.append((path, "missing required field", True))
+    else:
+        found.append((path, f"{exc}".strip() or type(exc).__name__, False))
+
+
+def _split_field(field: str) -> tuple[PathKey, ...]:
+    """``steps[2]`` -> ``("steps", 2)``."""
+    if "[" not in field:
+        return (field,)
+    name, _, rest = field.partition("[")
+    return (name, int(rest.rstrip("]")))
