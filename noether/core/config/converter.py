@@ -355,8 +355,13 @@ def _fold_optimizer_kwargs(value: Mapping, names: set[str]) -> dict:
     if not extras:
         return dict(value)
     folded = {key: item for key, item in value.items() if key in names}
-    folded["optimizer_kwargs"] = {**value.get("optimizer_kwargs", {}), **extras}
+    folded["optimizer_kwargs"] = {**value.get("optimizer_kwargs", {}), **{k: _frozen(v) for k, v in extras.items()}}
     return folded
+
+
+def _frozen(value: Any) -> Any:
+    """Lists in free-form values become tuples, like every list of a config."""
+    return tuple(_frozen(item) for item in value) if isinstance(value, list) else value
 
 
 def _structured_fields(converter: cattrs.Converter, cls: type, value: Mapping) -> dict[str, Any]:

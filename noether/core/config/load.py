@@ -1,0 +1,156 @@
+"""``load_config``: from a YAML file and overrides to a validated, resolved config object."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pathlib
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from ruamel.yaml import YAML
+
+from noether.core.config.converter import ConfigClassFor, structure, unstructure
+from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean
+from noether.core.config.resolve import resolve
+from noether.core.config.yaml import compose_with_origins
+from noether.core.schemas.optimizers import OptimizerConfig
+from noether.core.schemas.schema import ConfigSchema
+
+SCHEMA_KEY = "config_schema_kind"
+"""Root YAML key naming the attrs subclass of ``ConfigSchema`` to structure with (Noether's convention)."""
+
+
+def load_config(
+    path: str | pathlib.Path,
+    overrides: Sequence[str] = (),
+    schema: type = ConfigSchema,
+    *,
+    config_class_for: ConfigClassFor | None = None,
+) -> Any:
+    """Load a YAML config: compose, override, interpolate, structure and resolve it.
+
+    Args:
+        path: The primary YAML file; ``defaults`` lists are resolved relative to its directory.
+        overrides: ``trainer.max_epochs=5``, ``+new.key=1``, ``~key``, group choices ``optimizer=sgd``.
+        schema: The root config class; a ``config_schema_kind`` root key in the YAML selects a subclass.
+        config_class_for: Optional hook ``(kind, base) -> type | None``: the config class a user component
+            declares for itself (``engine.load_config`` passes one that reads ``config_schema``).
+
+    Returns:
+        An instance of ``schema`` (or of the class named by ``config_schema_kind``).
+
+    Raises:
+        ConfigError: With every problem at once, each as ``path: message  [file:line:col]``.
+    """
+    composed, issues = compose_with_origins(
+        path, overrides, is_field=lambda at, data: is_schema_field(_schema_for(data, schema), at)
+    )
+    data = composed.data
+    try:
+        schema = _schema_for(data, schema, locate=composed.locate, strict=True)
+    except ConfigError as exc:
+        raise ConfigError([*issues, *exc.issues]) from None
+    data.pop(SCHEMA_KEY, None)
+    field_names = {field.name for field in attrs.fields(schema)}
+    for key in [key for key in data if key not in field_names and key in composed.referenced_roots]:
+        del data[key]  # a helper node that only feeds interpolations (Noether configs keep those at the root)
+    try:
+        config = structure(data, schema, config_class_for=config_class_for, locate=composed.locate)
+    except ConfigError as exc:
+        raise ConfigError([*issues, *_not_under(exc.issues, issues)]) from None
+    if issues:
+        raise ConfigError(issues)
+    return resolve(config, locate=composed.locate)
+
+
+def _not_under(found: Sequence[Issue], reported: Sequence[Issue]) -> list[Issue]:
+    """Drop structuring issues at or below a path already reported (e.g. a failed interpolation's node)."""
+    prefixes = [issue.path for issue in reported]
+    return [
+        issue for issue in found
+        if not any(issue.path == p or issue.path.startswith((p + ".", p + "[")) for p in prefixes)
+    ]
+
+
+def _schema_for(data: dict, default: type, *, locate: Any = None, strict: bool = False) -> type:
+    kind = data.get(SCHEMA_KEY)
+    if kind is None:
+        return default
+    problem = None
+    if not isinstance(kind, str) or "." not in kind:
+        problem = f"must be a dotted class path (got {kind!r})"
+    else:
+        module_name, _, class_name = kind.rpartition(".")
+        try:
+            found = getattr(importlib.import_module(module_name), class_name)
+        except ImportError as exc:
+            problem = f"cannot import module {module_name!r}: {exc}"
+        except AttributeError:
+            problem = f"module {module_name!r} has no class {class_name!r}"
+        else:
+            if isinstance(found, type) and attrs.has(found) and issubclass(found, default):
+                return found
+            problem = f"{kind} is not an attrs subclass of {default.__name__}"
+    if strict:
+        raise ConfigError([Issue(SCHEMA_KEY, problem, locate((SCHEMA_KEY,), False) if locate else None)])
+    return default
+
+
+def is_schema_field(schema: type, path: Sequence[PathKey]) -> bool:
+    """Whether ``path`` names a field of ``schema`` (so an override may set it without ``+``).
+
+    >>> is_schema_field(ConfigSchema, ("resume_run_id",)), is_schema_field(ConfigSchema, ("trainer", "max_epochs"))
+    (True, True)
+    >>> is_schema_field(ConfigSchema, ("trainer", "max_epoch"))
+    False
+    """
+    current: Any = schema
+    for key in path:
+        candidates = _members(current)
+        nxt = None
+        for member in candidates:
+            origin = typing.get_origin(member) or member
+            if attrs.has(origin) and isinstance(key, str):
+                if issubclass(origin, OptimizerConfig) and key not in attrs.fields_dict(attrs.resolve_types(origin)):
+                    return True  # optimizer keyword arguments
+                field = attrs.fields_dict(attrs.resolve_types(origin)).get(key)
+                if field is not None:
+                    nxt = field.type
+            elif origin is dict:
+                nxt = typing.get_args(member)[1] if typing.get_args(member) else typing.Any
+            elif origin is tuple and isinstance(key, int):
+                nxt = typing.get_args(member)[0]
+            if nxt is not None:
+                break
+        if nxt is None:
+            return False
+        current = nxt
+    return True
+
+
+def _members(tp: Any) -> tuple:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return tuple(m for m in typing.get_args(tp) if m is not type(None))
+    return (tp,)
+
+
+def to_yaml(config: Any) -> str:
+    """Render a config object as YAML that ``load_config`` / ``structure`` turn back into an equal object.
+
+    >>> from noether.core.schemas import ConstantScheduleConfig
+    >>> print(to_yaml(ConstantScheduleConfig(value=0.5)).splitlines()[0])
+    kind: noether.core.schedules.ConstantSchedule
+    """
+    stream = io.StringIO()
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False
+    yaml.dump(unstructure(config), stream)
+    return stream.getvalue()
+
+
+__all__ = ["did_you_mean", "is_schema_field", "load_config", "to_yaml"]

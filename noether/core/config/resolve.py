@@ -1,0 +1,116 @@
+"""Rules that span config objects, and the defaults derived from other fields.
+
+``resolve`` runs after structuring: it fills a schedule's omitted ``max_value`` from its optimizer (one
+source of truth, DESIGN.md section 5) and reports contradictions between objects, each naming the paths
+involved. It never mutates: it returns a new config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from noether.core.config.errors import ConfigError, Issue, PathKey, format_path
+from noether.core.schemas._checks import FieldProblem, InvalidFields
+from noether.core.schemas.optimizers import WEIGHT_DECAY_MODIFIER, OptimizerConfig
+from noether.core.schemas.schedules import SCHEDULES_WITH_MAX_VALUE
+
+Locate = Callable[[tuple[PathKey, ...], bool], "str | None"]
+
+
+def resolve(config: Any, *, locate: Locate | None = None) -> Any:
+    """Fill derived defaults and check cross-object rules of a structured config.
+
+    Every ``OptimizerConfig`` in the tree (the model's, or a composite model's submodels') gets:
+    a learning-rate schedule whose ``max_value`` is unset takes the optimizer's ``lr``; both set and
+    different is an error naming both paths; a weight-decay schedule's unset ``max_value`` takes
+    ``weight_decay``; a per-name non-zero weight decay together with a weight-decay schedule is an error.
+
+    Args:
+        config: A config object (usually a ``ConfigSchema``).
+        locate: Optional ``(path, at_key) -> "file:line:col"`` for the error lines.
+
+    Returns:
+        A new config with the derived values filled in (the input is unchanged).
+
+    Raises:
+        ConfigError: With every cross-object problem.
+
+    >>> from noether.core.schemas import LinearWarmupCosineDecayScheduleConfig as Lwcd, OptimizerConfig
+    >>> resolve(OptimizerConfig(lr=1e-3, schedule_config=Lwcd(warmup_steps=5))).schedule_config.max_value
+    0.001
+    """
+    issues: list[Issue] = []
+
+    def problem(path: tuple[PathKey, ...], message: str) -> None:
+        issues.append(Issue(format_path(path), message, locate(path, True) if locate else None))
+
+    resolved = _rebuild(config, (), lambda optimizer, path: _resolve_optimizer(optimizer, path, problem))
+    if issues:
+        raise ConfigError(issues)
+    return resolved
+
+
+def _rebuild(node: Any, path: tuple[PathKey, ...], visit: Callable[[Any, tuple], Any]) -> Any:
+    """Rebuild the tree bottom-up, replacing each ``OptimizerConfig`` by ``visit``'s result."""
+    if isinstance(node, OptimizerConfig):
+        return visit(node, path)
+    if attrs.has(type(node)):
+        changes = {}
+        for field in attrs.fields(type(node)):
+            value = getattr(node, field.name)
+            new = _rebuild(value, (*path, field.name), visit)
+            if new is not value:
+                changes[field.name] = new
+        return attrs.evolve(node, **changes) if changes else node
+    if isinstance(node, tuple):
+        items = tuple(_rebuild(item, (*path, index), visit) for index, item in enumerate(node))
+        return items if any(a is not b for a, b in zip(items, node)) else node
+    if isinstance(node, dict):
+        items = {key: _rebuild(value, (*path, key), visit) for key, value in node.items()}
+        return items if any(items[key] is not node[key] for key in node) else node
+    return node
+
+
+def _resolve_optimizer(optimizer: OptimizerConfig, path: tuple, problem: Callable[[tuple, str], None]) -> OptimizerConfig:
+    schedule = _fill_max_value(optimizer.schedule_config, optimizer.lr, (*path, "schedule_config"), (*path, "lr"), True, problem)
+    weight_decay_schedule = _fill_max_value(
+        optimizer.weight_decay_schedule, optimizer.weight_decay, (*path, "weight_decay_schedule"), (*path, "weight_decay"), False, problem
+    )
+    if optimizer.weight_decay_schedule is not None:
+        for index, modifier in enumerate(optimizer.param_group_modifiers_config or ()):
+            if modifier.modifier_kind == WEIGHT_DECAY_MODIFIER and modifier.value:
+                problem(
+                    (*path, "param_group_modifiers_config", index, "value"),
+                    f"a non-zero weight decay for {modifier.name!r} conflicts with {format_path((*path, 'weight_decay_schedule'))}, "
+                    "which sets the weight decay of every group not excluded; use value: 0 to exclude the parameter, "
+                    "or remove the schedule",
+                )
+    if schedule is optimizer.schedule_config and weight_decay_schedule is optimizer.weight_decay_schedule:
+        return optimizer
+    return attrs.evolve(optimizer, schedule_config=schedule, weight_decay_schedule=weight_decay_schedule)
+
+
+def _fill_max_value(schedule: Any, base: float | None, at: tuple, base_path: tuple, must_match: bool, problem: Callable) -> Any:
+    if not isinstance(schedule, SCHEDULES_WITH_MAX_VALUE):
+        return schedule
+    if schedule.max_value is None:
+        if base is None:
+            problem((*at, "max_value"), f"not set, and {format_path(base_path)} is not set either; set one of them")
+            return schedule
+        try:
+            return attrs.evolve(schedule, max_value=base)
+        except (InvalidFields, FieldProblem) as exc:
+            for item in getattr(exc, "problems", (exc,)):
+                field = (item.field,) if item.field else ()
+                problem((*at, *field), f"{item.message} (max_value taken from {format_path(base_path)} = {base!r})")
+            return schedule
+    if must_match and base is not None and schedule.max_value != base:
+        problem(
+            (*at, "max_value"),
+            f"{schedule.max_value!r} contradicts {format_path(base_path)} = {base!r}; set only one of them "
+            "(max_value defaults to the optimizer's lr)",
+        )
+    return schedule

@@ -1,0 +1,517 @@
+"""Reading YAML configs: Hydra-style composition, command-line overrides, ``${...}`` interpolation, and the
+source location of every value for error lines.
+
+Files are parsed with ruamel.yaml's safe C loader. Where each value came from is recorded as an ``Origin``
+(a file and the path inside it, or a command-line override); only when there is an error to report are
+the files re-read with the slower round-trip loader, which knows lines and columns.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import pathlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean, format_path
+
+MISSING = "???"
+"""Hydra's marker for a value (or a defaults-list group) that must be given."""
+
+Path = tuple[PathKey, ...]
+
+
+@attrs.frozen
+class Origin:
+    """Where a node of the composed config was written: a file and the node's path in it, or an override."""
+
+    file: str | None
+    """The YAML file, or ``None`` for a command-line override."""
+    path: Path = ()
+    """The node's path inside that file's document."""
+    override: str | None = None
+    """The override text (``trainer.max_epochs=5``) when the node was set on the command line."""
+    index: int = 0
+    """Position of that override among the overrides (0-based)."""
+
+
+@attrs.define
+class Composed:
+    """A composed config: plain data plus where each node came from."""
+
+    data: dict
+    """The composed, interpolated mapping (what Hydra would produce for the same tree)."""
+    origins: dict[Path, Origin]
+    """Origin of every node, by its path in ``data``."""
+    referenced_roots: set[str] = attrs.field(factory=set)
+    """Root keys that an interpolation referenced (helper nodes a schema may not know)."""
+
+    def locate(self, path: Path, at_key: bool = True) -> str | None:
+        """``file:line:col`` of the node at ``path`` (its key, or its value), or of its closest written ancestor."""
+        for length in range(len(path), -1, -1):
+            origin = self.origins.get(tuple(path[:length]))
+            if origin is not None:
+                exact = length == len(path)
+                return _location(origin, at_key or not exact)
+        return None
+
+
+# ------------------------------------------------------------------------------------------- reading
+@functools.cache
+def _safe_yaml() -> YAML:
+    return YAML(typ="safe", pure=False)
+
+
+def read_yaml(file: pathlib.Path) -> tuple[Any, list[Issue]]:
+    """Parse one YAML file with the fast loader; a syntax error becomes an ``Issue`` with its position."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [Issue("<root>", f"cannot read config file: {exc.strerror or exc}", str(file))]
+    try:
+        return _safe_yaml().load(text), []
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        problem = problem.split("\n")[0]
+        return None, [Issue("<root>", f"invalid YAML: {problem}", where)]
+    except YAMLError as exc:
+        return None, [Issue("<root>", f"invalid YAML: {exc}", str(file))]
+
+
+def _package_header(file: pathlib.Path) -> str | None:
+    """The ``# @package <name>`` header of a file, if any (Hydra reads it from the leading comments)."""
+    try:
+        with file.open(encoding="utf-8") as handle:
+            for line in handle:
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                if not stripped.startswith("#"):
+                    return None
+                match = re.match(r"#\s*@package\s+(\S+)", stripped)
+                if match:
+                    return match.group(1)
+    except OSError:
+        return None
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _round_trip(file: str, mtime: float) -> Any:
+    """The document with line/column information (slow loader; only used to place errors)."""
+    return YAML().load(pathlib.Path(file).read_text(encoding="utf-8"))
+
+
+def _location(origin: Origin, at_key: bool) -> str | None:
+    if origin.file is None:
+        return f"override {origin.index + 1} '{origin.override}'"
+    try:
+        document = _round_trip(origin.file, pathlib.Path(origin.file).stat().st_mtime)
+    except (OSError, YAMLError):
+        return origin.file
+    node, line, col = document, 0, 0
+    for key in origin.path:
+        try:
+            if isinstance(key, int):
+                line, col = node.lc.item(key)
+            else:
+                line, col = node.lc.key(key) if at_key or key != origin.path[-1] else node.lc.value(key)
+            node = node[key]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+    return f"{origin.file}:{line + 1}:{col + 1}"
+
+
+# --------------------------------------------------------------------------------------- composition
+@attrs.frozen
+class _Default:
+    """One entry of a defaults list."""
+
+    group: str | None  # None for _self_ or a plain config name
+    option: Any
+    package: str | None = None
+    is_override: bool = False
+    is_self: bool = False
+    name: str | None = None  # a plain config (``- base``) in the same directory
+
+
+def _parse_defaults(raw: Any, file: pathlib.Path, issues: list[Issue]) -> list[_Default]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        issues.append(Issue("defaults", f"must be a list (got {type(raw).__name__})", str(file)))
+        return []
+    entries = []
+    for item in raw:
+        if item == "_self_":
+            entries.append(_Default(None, None, is_self=True))
+        elif isinstance(item, str):
+            entries.append(_Default(None, None, name=item))
+        elif isinstance(item, Mapping) and len(item) == 1:
+            (key, option), = item.items()
+            key = str(key)
+            is_override = key.startswith("override ")
+            key = key.removeprefix("override ").removeprefix("optional ").strip()
+            group, _, package = key.partition("@")
+            entries.append(_Default(group.strip(), option, package or None, is_override))
+        else:
+            issues.append(Issue("defaults", f"each entry must be '_self_', a name or 'group: option' (got {item!r})", str(file)))
+    return entries
+
+
+@attrs.define
+class _Composer:
+    root_dir: pathlib.Path
+    group_choices: dict[str, Any]  # group path -> option, from the command line (highest priority)
+    added_groups: list[tuple[str, Any]]  # +group=option from the command line
+    issues: list[Issue] = attrs.field(factory=list)
+    data: dict = attrs.field(factory=dict)
+    origins: dict[Path, Origin] = attrs.field(factory=dict)
+    file_overrides: dict[str, Any] = attrs.field(factory=dict)  # from ``override /group: option`` entries
+
+    def compose(self, primary: pathlib.Path) -> None:
+        # ``override`` entries in group files change choices made elsewhere; re-expand until stable.
+        for _ in range(8):
+            before = dict(self.file_overrides)
+            self.data, self.origins, self.issues = {}, {}, []
+            self._merge_config(primary, group_dir="", package=(), is_primary=True)
+            if self.file_overrides == before:
+                return
+
+    def _choice(self, group: str, option: Any) -> Any:
+        if group in self.group_choices:
+            return self.group_choices[group]
+        return self.file_overrides.get(group, option)
+
+    def _merge_config(self, file: pathlib.Path, group_dir: str, package: Path, is_primary: bool = False) -> None:
+        raw, problems = read_yaml(file)
+        if problems:
+            self.issues.extend(problems)
+            return
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            self.issues.append(Issue("<root>", f"a config file must hold a mapping (got {type(raw).__name__})", str(file)))
+            return
+        header = _package_header(file)
+        if header is not None:
+            package = () if header == "_global_" else tuple(header.split("."))
+        content = dict(raw)
+        defaults = _parse_defaults(content.pop("defaults", None), file, self.issues)
+        if is_primary:
+            defaults += [_Default(group, option) for group, option in self.added_groups]
+        if not any(entry.is_self for entry in defaults):
+            defaults.append(_Default(None, None, is_self=True))
+        for entry in defaults:
+            if entry.is_override and entry.group is not None:
+                self.file_overrides.setdefault(self._group_path(entry.group, group_dir), entry.option)
+        for entry in defaults:
+            if entry.is_self:
+                self._merge(content, package, Origin(str(file)))
+            elif entry.name is not None:
+                self._merge_config(self._file(file.parent, entry.name), group_dir, package)
+            elif not entry.is_override:
+                self._merge_group(entry, group_dir, package, file)
+
+    def _group_path(self, group: str, group_dir: str) -> str:
+        if group.startswith("/"):
+            return group.lstrip("/")
+        relative = f"{group_dir}/{group}" if group_dir else group
+        return relative if (self.root_dir / relative).is_dir() or not group_dir else group
+
+    def _merge_group(self, entry: _Default, group_dir: str, package: Path, parent: pathlib.Path) -> None:
+        group = self._group_path(entry.group or "", group_dir)
+        option = self._choice(group, entry.option)
+        if option is None:
+            return
+        options = sorted(p.stem for p in (self.root_dir / group).glob("*.yaml"))
+        if option == MISSING:
+            self.issues.append(Issue(group.replace("/", "."), f"you must choose a {group} config: add {group}=<option> (available: {', '.join(options) or 'none'})", str(parent)))
+            return
+        file = self._file(self.root_dir / group, str(option))
+        if not file.is_file():
+            self.issues.append(Issue(group.replace("/", "."), f"no config {option!r} in group {group!r} (available: {', '.join(options) or 'none'}){did_you_mean(option, options)}", str(parent)))
+            return
+        if entry.package == "_global_":
+            target: Path = ()
+        elif entry.package:
+            target = (*package, *entry.package.split("."))
+        else:
+            target = (*package, *group.split("/")) if not group_dir else (*package, *entry.group.lstrip("/").split("/"))
+        self._merge_config(file, group, target)
+
+    @staticmethod
+    def _file(directory: pathlib.Path, name: str) -> pathlib.Path:
+        return directory / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+
+    def _merge(self, content: dict, package: Path, origin: Origin) -> None:
+        node = self.data
+        for key in package:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        _merge_into(node, content, package, origin, self.origins)
+
+
+def _merge_into(target: dict, source: Mapping, at: Path, origin: Origin, origins: dict[Path, Origin]) -> None:
+    """Merge ``source`` into ``target`` as OmegaConf does: mappings recursively, everything else replaced."""
+    for key, value in source.items():
+        path = (*at, key)
+        inner = attrs.evolve(origin, path=(*origin.path, key))
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            origins[path] = inner
+            _merge_into(target[key], value, path, inner, origins)
+        else:
+            _forget(origins, path)
+            target[key] = copy.deepcopy(value)
+            _record(value, path, inner, origins)
+
+
+def _record(value: Any, path: Path, origin: Origin, origins: dict[Path, Origin]) -> None:
+    origins[path] = origin
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _record(item, (*path, key), attrs.evolve(origin, path=(*origin.path, key)), origins)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _record(item, (*path, index), attrs.evolve(origin, path=(*origin.path, index)), origins)
+
+
+def _forget(origins: dict[Path, Origin], path: Path) -> None:
+    for known in [p for p in origins if p[: len(path)] == path]:
+        del origins[known]
+
+
+# ----------------------------------------------------------------------------------------- overrides
+_OVERRIDE = re.compile(r"^(?P<prefix>\+\+|\+|~)?(?P<key>[A-Za-z_][\w\-]*(?:[./][A-Za-z_0-9][\w\-]*|\[\d+\])*)(?:@(?P<package>[\w.]+))?(?:=(?P<value>.*))?$", re.S)
+
+
+@attrs.frozen
+class Override:
+    """One parsed command-line override."""
+
+    text: str
+    """The override as written."""
+    index: int
+    """Its position among the overrides."""
+    prefix: str
+    """``""`` (set), ``+`` (add), ``++`` (add or set) or ``~`` (delete)."""
+    key: str
+    """The dotted key, or a group path such as ``experiment/toy``."""
+    value: Any
+    """The value parsed as YAML (``None`` for a deletion without value)."""
+    has_value: bool
+    """Whether ``=value`` was given."""
+
+
+def parse_overrides(overrides: Sequence[str]) -> tuple[list[Override], list[Issue]]:
+    """Parse ``key=value``, ``+key=value``, ``++key=value``, ``~key`` and group choices like ``optimizer=sgd``."""
+    parsed, issues = [], []
+    for index, text in enumerate(overrides):
+        match = _OVERRIDE.match(text.strip())
+        where = f"override {index + 1} '{text}'"
+        if not match or (match.group("prefix") != "~" and match.group("value") is None):
+            issues.append(Issue(text.split("=", 1)[0] or "<override>", "invalid override: expected key=value, +key=value, ++key=value or ~key", where))
+            continue
+        raw = match.group("value")
+        try:
+            value = _safe_yaml().load(raw) if raw not in (None, "") else ("" if raw == "" else None)
+        except YAMLError:
+            issues.append(Issue(match.group("key"), f"invalid override value {raw!r}", where))
+            continue
+        parsed.append(Override(text, index, match.group("prefix") or "", match.group("key"), value, raw is not None))
+    return parsed, issues
+
+
+def _split_key(key: str) -> Path:
+    parts: list[PathKey] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", key):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(parts)
+
+
+def apply_override(composed: Composed, override: Override, is_field: Any) -> Issue | None:
+    """Apply one dotted override to the composed data; return an ``Issue`` when it cannot be applied."""
+    path = _split_key(override.key)
+    where = f"override {override.index + 1} '{override.text}'"
+    parent: Any = composed.data
+    for depth, key in enumerate(path[:-1]):
+        if isinstance(parent, dict) and key not in parent and override.prefix in ("+", "++"):
+            parent[key] = {}
+        try:
+            parent = parent[key]
+        except (KeyError, IndexError, TypeError):
+            return Issue(format_path(path[: depth + 1]), f"cannot override: {format_path(path[: depth + 1])!s} is not in the config", where)
+    last = path[-1]
+    exists = (isinstance(parent, dict) and last in parent) or (isinstance(parent, list) and isinstance(last, int) and last < len(parent))
+    if override.prefix == "~":
+        if not exists:
+            return Issue(format_path(path), "cannot delete: the key is not in the config", where)
+        del parent[last]
+        _forget(composed.origins, path)
+        return None
+    if override.prefix == "+" and exists:
+        return Issue(format_path(path), "cannot add: the key is already in the config; override it without '+' (or use '++')", where)
+    if override.prefix == "" and not exists and not is_field(path):
+        siblings = list(parent) if isinstance(parent, dict) else []
+        return Issue(
+            format_path(path),
+            f"cannot override: the key is not in the config; add it with '+{override.key}=...'{did_you_mean(last, siblings)}",
+            where,
+        )
+    if not isinstance(parent, (dict, list)):
+        return Issue(format_path(path), "cannot override: the parent is not a mapping", where)
+    _forget(composed.origins, path)
+    parent[last] = override.value
+    _record(override.value, path, Origin(None, (), override.text, override.index), composed.origins)
+    return None
+
+
+# ------------------------------------------------------------------------------------- interpolation
+_INTERPOLATION = re.compile(r"(?<!\\)\$\{([^${}]+)\}")
+
+
+def interpolate(composed: Composed) -> list[Issue]:
+    """Resolve every ``${dotted.path}`` in place and report ``???`` values; returns the problems found."""
+    issues: list[Issue] = []
+    resolving: set[Path] = set()
+
+    def lookup(reference: str, at: Path) -> Any:
+        target = _split_key(reference.strip())
+        if reference.strip().startswith("."):
+            issues.append(Issue(format_path(at), f"relative interpolation ${{{reference}}} is not supported; use the full path", composed.locate(at, False)))
+            return None
+        node: Any = composed.data
+        for depth, key in enumerate(target):
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+                node = node[key]
+            else:
+                choices = list(node) if isinstance(node, dict) else []
+                issues.append(Issue(format_path(at), f"interpolation ${{{reference}}} refers to a missing key {format_path(target[: depth + 1])!r}{did_you_mean(key, choices)}", composed.locate(at, False)))
+                return None
+        if target and isinstance(target[0], str):
+            composed.referenced_roots.add(target[0])
+        return resolve_node(node, target)
+
+    def resolve_string(text: str, at: Path) -> Any:
+        whole = _INTERPOLATION.fullmatch(text)
+        if whole:
+            return lookup(whole.group(1), at)
+        def replace(match: re.Match) -> str:
+            value = lookup(match.group(1), at)
+            return "" if value is None else str(value)
+        return _INTERPOLATION.sub(replace, text).replace("\\${", "${")
+
+    def resolve_node(node: Any, at: Path) -> Any:
+        if at in resolving:
+            issues.append(Issue(format_path(at), "interpolation cycle", composed.locate(at, False)))
+            return None
+        resolving.add(at)
+        try:
+            if isinstance(node, dict):
+                for key in list(node):
+                    node[key] = resolve_node(node[key], (*at, key))
+            elif isinstance(node, list):
+                for index, item in enumerate(node):
+                    node[index] = resolve_node(item, (*at, index))
+            elif isinstance(node, str) and "${" in node:
+                return resolve_string(node, at)
+            return node
+        finally:
+            resolving.discard(at)
+
+    resolve_node(composed.data, ())
+    for path, value in _walk(composed.data, ()):
+        if value == MISSING:
+            issues.append(Issue(format_path(path), "mandatory value missing (???): set it in the config or with an override", composed.locate(path, False)))
+    return issues
+
+
+def _walk(node: Any, at: Path) -> Iterable[tuple[Path, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, (*at, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*at, index))
+    else:
+        yield at, node
+
+
+# -------------------------------------------------------------------------------------------- public
+def compose_with_origins(
+    path: str | pathlib.Path, overrides: Sequence[str] = (), is_field: Any = None
+) -> tuple[Composed, list[Issue]]:
+    """Steps 1-3 of loading: read, compose the defaults tree, apply overrides, interpolate.
+
+    Args:
+        path: The primary YAML file.
+        overrides: Command-line overrides (dotted keys and group choices).
+        is_field: ``(path, data) -> bool``: whether a path not in the YAML is still a schema field (so
+            ``key=value`` may set it without ``+``). ``None``: only keys already in the YAML can be set so.
+
+    Returns:
+        The composed config and the problems of overrides and interpolations (the config is still usable,
+        so that structuring can report the remaining problems in the same pass).
+
+    Raises:
+        ConfigError: When the files themselves cannot be composed (missing file, invalid YAML, bad defaults).
+    """
+    file = pathlib.Path(path)
+    if not file.is_file():
+        raise ConfigError([Issue("<root>", "config file not found", str(file))])
+    parsed, issues = parse_overrides(overrides)
+    root_dir = file.parent
+    group_choices, added, dotted = {}, [], []
+    for override in parsed:
+        is_group = override.prefix in ("", "+") and (root_dir / override.key).is_dir() and (
+            override.value is None or isinstance(override.value, str)
+        )
+        if is_group and override.prefix == "+":
+            added.append((override.key, override.value))
+        elif is_group:
+            group_choices[override.key] = override.value
+        else:
+            dotted.append(override)
+    composer = _Composer(root_dir, group_choices, added)
+    composer.compose(file)
+    if composer.issues:
+        raise ConfigError(composer.issues + issues)
+    composed = Composed(composer.data, composer.origins)
+    for override in dotted:
+        problem = apply_override(composed, override, lambda at: bool(is_field and is_field(at, composed.data)))
+        if problem:
+            issues.append(problem)
+    issues.extend(interpolate(composed))
+    return composed, issues
+
+
+def compose(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> dict:
+    """Read, compose, override and interpolate a config: the plain dict Hydra would produce for the same tree.
+
+    Args:
+        path: The primary YAML file.
+        overrides: Dotted overrides (``trainer.max_epochs=5``, ``+new.key=1``, ``~key``) and group choices
+            (``optimizer=sgd``, ``+experiment/toy=upt``).
+
+    Returns:
+        The composed mapping (``defaults`` lists removed, interpolations resolved).
+
+    Raises:
+        ConfigError: With every problem, each with its file:line:col or override.
+    """
+    composed, issues = compose_with_origins(path, overrides)
+    if issues:
+        raise ConfigError(issues)
+    return composed.data
