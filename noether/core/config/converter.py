@@ -409,8 +409,14 @@ def _object_errors(converter: cattrs.Converter, cls: type, value: Mapping, exc: 
 # ----------------------------------------------------------------------------------------- unstructure
 def _unstructure_attrs(converter: cattrs.Converter) -> Callable[[type], Callable]:
     def factory(cls: type) -> Callable[[Any], dict]:
-        fields = attrs.fields(cls)
-        ordered = sorted(fields, key=lambda f: f.name not in ("kind", "name"))  # tags first reads best
+        # Tags first, then fields where a base class first declared them (a subclass that narrows a
+        # field should not move it to the end of the YAML).
+        first_seen = {}
+        for base in reversed(cls.__mro__):
+            if attrs.has(base):
+                for field in attrs.fields(base):
+                    first_seen.setdefault(field.name, len(first_seen))
+        ordered = sorted(attrs.fields(cls), key=lambda f: (f.name not in ("kind", "name"), first_seen[f.name]))
         folds = issubclass(cls, OptimizerConfig)
 
         def unstructure(obj: Any) -> dict:

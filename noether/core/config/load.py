@@ -61,10 +61,22 @@ def load_config(
     try:
         config = structure(data, schema, config_class_for=config_class_for, locate=composed.locate)
     except ConfigError as exc:
-        raise ConfigError([*issues, *_not_under(exc.issues, issues)]) from None
+        raise ConfigError(in_document_order([*issues, *_not_under(exc.issues, issues)])) from None
     if issues:
-        raise ConfigError(issues)
+        raise ConfigError(in_document_order(issues))
     return resolve(config, locate=composed.locate)
+
+
+def in_document_order(issues: Sequence[Issue]) -> list[Issue]:
+    """Sort issues by file, line and column; issues from overrides or without a line keep their order after."""
+
+    def key(issue: Issue) -> tuple:
+        parts = (issue.location or "").rsplit(":", 2)
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            return (0, parts[0], int(parts[1]), int(parts[2]))
+        return (1, "", 0, 0)
+
+    return sorted(issues, key=key)
 
 
 def _not_under(found: Sequence[Issue], reported: Sequence[Issue]) -> list[Issue]:
@@ -149,7 +161,10 @@ def to_yaml(config: Any) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False
-    yaml.dump(unstructure(config), stream)
+    data = unstructure(config)
+    if isinstance(config, ConfigSchema) and type(config) is not ConfigSchema:
+        data = {SCHEMA_KEY: config.config_schema_kind, **data}
+    yaml.dump(data, stream)
     return stream.getvalue()
 
 
