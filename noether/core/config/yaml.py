@@ -198,12 +198,16 @@ class _Composer:
             return
         if raw is None:
             raw = {}
-        if not isinstance(raw, dict):
-            self.issues.append(Issue("<root>", f"a config file must hold a mapping (got {type(raw).__name__})", str(file)))
-            return
         header = _package_header(file)
         if header is not None:
             package = () if header == "_global_" else tuple(header.split("."))
+        if isinstance(raw, list) and package:
+            # A group file may hold a list (e.g. a set of callbacks); it becomes the value at its package.
+            self._merge({package[-1]: raw}, package[:-1], Origin(str(file), ()), strip=True)
+            return
+        if not isinstance(raw, dict):
+            self.issues.append(Issue("<root>", f"a config file must hold a mapping (got {type(raw).__name__})", str(file)))
+            return
         content = dict(raw)
         defaults = _parse_defaults(content.pop("defaults", None), file, self.issues)
         if is_primary:
@@ -252,21 +256,26 @@ class _Composer:
     def _file(directory: pathlib.Path, name: str) -> pathlib.Path:
         return directory / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
 
-    def _merge(self, content: dict, package: Path, origin: Origin) -> None:
+    def _merge(self, content: dict, package: Path, origin: Origin, strip: bool = False) -> None:
         node = self.data
         for key in package:
             child = node.get(key)
             if not isinstance(child, dict):
                 child = node[key] = {}
             node = child
-        _merge_into(node, content, package, origin, self.origins)
+        _merge_into(node, content, package, origin, self.origins, strip)
 
 
-def _merge_into(target: dict, source: Mapping, at: Path, origin: Origin, origins: dict[Path, Origin]) -> None:
-    """Merge ``source`` into ``target`` as OmegaConf does: mappings recursively, everything else replaced."""
+def _merge_into(
+    target: dict, source: Mapping, at: Path, origin: Origin, origins: dict[Path, Origin], strip: bool = False
+) -> None:
+    """Merge ``source`` into ``target`` as OmegaConf does: mappings recursively, everything else replaced.
+
+    ``strip``: the top-level keys of ``source`` are not in the file (a list file wrapped in its package key).
+    """
     for key, value in source.items():
         path = (*at, key)
-        inner = attrs.evolve(origin, path=(*origin.path, key))
+        inner = origin if strip else attrs.evolve(origin, path=(*origin.path, key))
         if isinstance(value, Mapping) and isinstance(target.get(key), dict):
             origins[path] = inner
             _merge_into(target[key], value, path, inner, origins)

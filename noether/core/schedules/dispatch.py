@@ -42,6 +42,7 @@ from noether.core.schemas.schedules import (
     PolynomialDecreasingScheduleConfig,
     PolynomialIncreasingScheduleConfig,
     ProgressScheduleConfig,
+    ScheduleBaseConfig,
     SchedulerConfig,
     StepDecreasingScheduleConfig,
     StepFixedScheduleConfig,
@@ -93,6 +94,8 @@ def _warmup_then(
 
 def _bind(config: AnyScheduleConfig, total_steps: int) -> tuple[Shape, int]:
     """Return the config's shape with its hyperparameters bound, and the total its curve runs over."""
+    if not isinstance(config, ScheduleBaseConfig):
+        raise TypeError(f"not a schedule config: {type(config).__name__}")
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1 (got {total_steps!r})")
     # Overhang stretches the curve, not the run: steps past the run still hold the value at T - 1.
