@@ -79,6 +79,8 @@ def _structure_str(value: Any, _: type) -> str:
 
 
 def _structure_path(value: Any, _: type) -> pathlib.Path:
+    if value == "":
+        raise FieldProblem("must not be empty (got '')")
     if isinstance(value, (str, pathlib.PurePath)):
         return pathlib.Path(value)
     raise FieldProblem(f"expected a path (got {_describe(value)})")
@@ -192,10 +194,14 @@ def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
     def factory(tp: Any) -> Callable[[Any, type], Any]:
         members = [m for m in typing.get_args(tp) if m is not type(None)]
         optional = len(members) < len(typing.get_args(tp))
+        tagged = [m for m in members if _kind_literal(m)]
         if tp == CallbacksConfig or set(members) == set(typing.get_args(CallbacksConfig)):
             inner = _structure_callback
-        elif all(_kind_literal(m) for m in members):
+        elif tagged and len(tagged) == len(members):
             inner = _tagged_union(members)
+        elif len(tagged) > 1:
+            # e.g. ``tuple[AnyNormalizer, ...] | AnyNormalizer``: a mapping is one of the tagged classes.
+            inner = _mapping_or_other(_tagged_union(tagged), _by_runtime_type(converter, [m for m in members if m not in tagged]))
         else:
             inner = _by_runtime_type(converter, members)
         tracker = set(members) == set(typing.get_args(AnyTracker))
@@ -266,6 +272,10 @@ def _structure_callback(value: Any) -> Any:
     return CONVERTER.structure(value, cls)
 
 
+def _mapping_or_other(for_mappings: Callable[[Any], Any], for_others: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: for_mappings(value) if isinstance(value, Mapping) else for_others(value)
+
+
 def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callable[[Any], Any]:
     """Untagged unions of scalars and containers (``int | str``, ``float | tuple[float, ...]``): pick by the data."""
 
@@ -293,6 +303,8 @@ def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callab
         if isinstance(value, int) and not isinstance(value, bool):
             candidates.sort(key=lambda m: (typing.get_origin(m) or m) is not int)
         if not candidates:
+            if Any in members:  # free-form values (e.g. a dataset's pipeline) pass through as written
+                return value
             raise FieldProblem(f"expected {expected} (got {_describe(value)})")
         return converter.structure(value, candidates[0])
 

@@ -37,6 +37,8 @@ from noether.core.schemas.schedules import (
     CustomScheduleConfig,
     DecreasingProgressScheduleConfig,
     IncreasingProgressScheduleConfig,
+    LinearDecreasingScheduleConfig,
+    LinearIncreasingScheduleConfig,
     LinearWarmupCosineDecayScheduleConfig,
     PeriodicBoolScheduleConfig,
     PolynomialDecreasingScheduleConfig,
@@ -102,24 +104,24 @@ def _bind(config: AnyScheduleConfig, total_steps: int) -> tuple[Shape, int]:
     total = overhang_total_steps(
         total_steps, overhang_percent=config.overhang_percent, overhang_steps=config.overhang_steps
     )
-    # Subclasses before their bases: Linear* configs are their bases' linear curves.
+    # Subclasses before their bases. The base progress kinds, which Noether cannot build, are linear.
     match config:
         case StepDecreasingScheduleConfig():
-            decay = partial(step_progress, factor=config.factor, interval=config.decreases_interval)
-            shape = _progress(config, _max_value(config), config.end_value, decay)
+            steps = partial(step_progress, factor=config.factor, interval=config.decreases_interval)
+            shape = _progress(config, _max_value(config), config.end_value, steps)
         case CosineDecreasingScheduleConfig():
             shape = _progress(config, _max_value(config), config.end_value, cosine_progress)
         case PolynomialDecreasingScheduleConfig():
             power = partial(polynomial_progress, power=config.power)
             shape = _progress(config, _max_value(config), config.end_value, power)
-        case DecreasingProgressScheduleConfig():
+        case LinearDecreasingScheduleConfig() | DecreasingProgressScheduleConfig():
             shape = _progress(config, _max_value(config), config.end_value, linear_progress)
         case CosineIncreasingScheduleConfig():
             shape = _progress(config, config.start_value, _max_value(config), cosine_progress)
         case PolynomialIncreasingScheduleConfig():
             power = partial(polynomial_progress, power=config.power)
             shape = _progress(config, config.start_value, _max_value(config), power)
-        case IncreasingProgressScheduleConfig():
+        case LinearIncreasingScheduleConfig() | IncreasingProgressScheduleConfig():
             shape = _progress(config, config.start_value, _max_value(config), linear_progress)
         case ProgressScheduleConfig():
             shape = _progress(config, config.start_value, config.end_value, linear_progress)

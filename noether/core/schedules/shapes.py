@@ -362,9 +362,7 @@ def step_fixed(step: int, total_steps: int, *, start_value: float, factor: float
     return start_value * factor ** sum(1 for fraction in steps if fraction <= progress)
 
 
-def step_interval(
-    step: int, total_steps: int, *, start_value: float, factor: float, update_interval: float
-) -> float:
+def step_interval(step: int, total_steps: int, *, start_value: float, factor: float, update_interval: float) -> float:
     """Multiply ``start_value`` by ``factor`` after every ``update_interval`` of the run.
 
     Formula: ``start * factor ** n`` with ``n = int(round(k / T / update_interval, 10))``.
@@ -669,9 +667,7 @@ def linear_warmup_cosine_decay(
     ...  for k in range(6)]
     [0.3333333333, 0.6666666667, 1.0, 0.75, 0.25, 0.0]
     """
-    switch_step, warmup_total_steps = warmup_span(
-        total_steps, warmup_steps=warmup_steps, warmup_percent=warmup_percent
-    )
+    switch_step, warmup_total_steps = warmup_span(total_steps, warmup_steps=warmup_steps, warmup_percent=warmup_percent)
     return warmup_then_decay(
         step,
         total_steps,
@@ -718,9 +714,7 @@ def linear_warmup_linear_decay(
     ...  for k in range(5)]
     [0.5, 0.75, 1.0, 0.5, 0.0]
     """
-    switch_step, warmup_total_steps = warmup_span(
-        total_steps, warmup_steps=warmup_steps, warmup_percent=warmup_percent
-    )
+    switch_step, warmup_total_steps = warmup_span(total_steps, warmup_steps=warmup_steps, warmup_percent=warmup_percent)
     return warmup_then_decay(
         step,
         total_steps,

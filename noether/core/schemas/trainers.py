@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from noether.core.schemas._checks import FieldProblem, at_least, exactly_one_set, run_object_checks
+from noether.core.schemas._checks import FieldProblem, InvalidFields, at_least, exactly_one_set, run_object_checks
 from noether.core.schemas.callbacks import CallbacksConfig
 from noether.core.schemas.initializers import AnyInitializer
 
@@ -86,11 +86,14 @@ class BaseTrainerConfig:
         """Ensure that at most one ``log_every_n_*`` and at most one ``track_every_n_*`` is specified."""
         if not self.add_default_callbacks:
             return
+        problems = []
         for prefix in ("log_every_n_", "track_every_n_"):
             names = tuple(prefix + unit for unit in ("epochs", "updates", "samples"))
             chosen = [name for name in names if getattr(self, name) is not None]
             if len(chosen) > 1:
-                raise FieldProblem(f"at most one of {', '.join(names)} may be set (got {', '.join(chosen)})")
+                problems.append(FieldProblem(f"at most one of {', '.join(names)} may be set (got {', '.join(chosen)})"))
+        if problems:
+            raise problems[0] if len(problems) == 1 else InvalidFields(type(self), problems)
 
     @property
     def precision_name(self) -> Literal["float32", "float16", "bfloat16"]:

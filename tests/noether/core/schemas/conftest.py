@@ -5,10 +5,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-import attrs
 import pytest
 
-import noether.core.schemas as schemas
 from noether.core.schemas import (
     BaseTrainerConfig,
     BestCheckpointCallbackConfig,
@@ -60,11 +58,6 @@ from noether.core.schemas import (
     TrackAdditionalOutputsCallbackConfig,
     WandBTrackerSchema,
 )
-
-CONFIG_CLASSES: tuple[type, ...] = tuple(
-    obj for obj in (getattr(schemas, name) for name in schemas.__all__) if isinstance(obj, type) and attrs.has(obj)
-)
-"""Every attrs config class that ``noether.core.schemas`` exports, in ``__all__`` order."""
 
 TRAINER = {"kind": "my_project.trainers.Trainer", "max_epochs": 10, "effective_batch_size": 32}
 MODEL = {"kind": "my_project.models.Net", "name": "net"}
@@ -136,6 +129,12 @@ EXAMPLES: dict[type, dict] = {
 
 
 @pytest.fixture
+def examples() -> dict[type, dict]:
+    """Every example mapping by config class (a deep copy, so a test may change it)."""
+    return copy.deepcopy(EXAMPLES)
+
+
+@pytest.fixture
 def example() -> Callable[[type], dict]:
-    """Return a function giving a fresh deep copy of a class's example mapping."""
+    """A function giving a fresh deep copy of one config class's example mapping."""
     return lambda cls: copy.deepcopy(EXAMPLES[cls])
