@@ -92,9 +92,10 @@ def _is_literal(tp: Any) -> bool:
 
 def _literal_hook(tp: Any) -> Callable[[Any, type], Any]:
     allowed = typing.get_args(tp)
+    allowed_types = {type(a) for a in allowed}
 
     def structure(value: Any, _: type) -> Any:
-        if isinstance(value, collections.abc.Hashable) and value in allowed and type(value) in {type(a) for a in allowed}:
+        if type(value) in allowed_types and value in allowed:
             return value
         listed = ", ".join(repr(a) for a in allowed)
         raise FieldProblem(f"must be one of {listed} (got {value!r}){did_you_mean(value, allowed)}")
@@ -124,6 +125,10 @@ def _make_sequence_hook(converter: cattrs.Converter, make: type) -> Callable[[An
         def structure(value: Any, _: type) -> Any:
             if not isinstance(value, (list, tuple, set, frozenset)):
                 raise FieldProblem(f"expected a list (got {_describe(value)})")
+            try:  # fast path; on any error, redo item by item to collect every error with its index
+                return make([item_hook(item, item_type) for item in value])
+            except Exception:  # noqa: BLE001
+                pass
             items, errors = [], []
             for index, item in enumerate(value):
                 try:
@@ -148,6 +153,11 @@ def _make_dict_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
         def structure(value: Any, _: type) -> Any:
             if not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
+            if key_type is not str or all(type(key) is str for key in value):
+                try:  # fast path; on any error, redo key by key to collect every error with its key
+                    return {key: value_hook(item, value_type) for key, item in value.items()}
+                except Exception:  # noqa: BLE001
+                    pass
             result, errors = {}, []
             for key, item in value.items():
                 try:
@@ -205,6 +215,11 @@ def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
         else:
             inner = _by_runtime_type(converter, members)
         tracker = set(members) == set(typing.get_args(AnyTracker))
+        if optional and len(members) == 1:
+            # ``X | None``, by far the most common union: no dispatch on the data needed.
+            member = members[0]
+            member_hook = converter.get_structure_hook(member)
+            return lambda value, _: None if value is None else member_hook(value, member)
 
         def structure(value: Any, _: type) -> Any:
             if value is None:
@@ -227,6 +242,7 @@ def _is_disabled(value: Any) -> bool:
 
 def _tagged_union(members: list[type]) -> Callable[[Any], Any]:
     by_kind = {kind: cls for cls in members for kind in _kind_literal(cls)}
+    hooks: dict[type, Callable] = {}
 
     def structure(value: Any) -> Any:
         if not isinstance(value, Mapping):
@@ -237,7 +253,8 @@ def _tagged_union(members: list[type]) -> Callable[[Any], Any]:
         cls = by_kind.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise _KindProblem(f"unknown kind {kind!r} (expected one of: {', '.join(by_kind)}){did_you_mean(kind, by_kind)}")
-        return CONVERTER.structure(value, cls)
+        hook = hooks.get(cls) or hooks.setdefault(cls, CONVERTER.get_structure_hook(cls))
+        return hook(value, cls)
 
     return structure
 
@@ -329,7 +346,7 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
         user_component = issubclass(cls, _USER_COMPONENT_BASES)
 
         def structure(value: Any, _: type) -> Any:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
             if user_component:
                 narrowed = _declared_config_class(value, cls)

@@ -7,7 +7,8 @@ Conventions shared by every shape (``k`` = step, ``T`` = total_steps):
 - ``k < 0`` or ``T < 1`` raises ``ValueError``. Nothing is stored, nothing is mutated.
 - Progress curves use ``p = k / max(1, T - 1)``, so the last step has ``p = 1``; the step shapes of Noether
   (``step_decreasing``, ``step_fixed``, ``step_interval``) use ``k / T`` instead. The arithmetic follows
-  Noether's order of operations, so values agree with it to the last bit or so.
+  Noether's order of operations (``start + progress * (end - start)``), so values agree with its values to
+  1e-12 relative, rounding included (which can put the end value an ulp off).
 - Composite curves are joins of smaller shapes (``warmup_then_decay``), not subclasses.
 """
 

@@ -186,7 +186,7 @@ class PolynomialDecreasingScheduleConfig(DecreasingProgressScheduleConfig):
         _PREFIX + "PolynomialDecreasingSchedule"
     )
     """The fully qualified class name of the schedule."""
-    power: float = attrs.field(default=1.0, validator=finite)
+    power: float = attrs.field(default=1.0, validator=[at_least(0.0), finite])
     """The power of the polynomial function (1.0 is linear)."""
 
 
@@ -198,7 +198,7 @@ class PolynomialIncreasingScheduleConfig(IncreasingProgressScheduleConfig):
         _PREFIX + "PolynomialIncreasingSchedule"
     )
     """The fully qualified class name of the schedule."""
-    power: float = attrs.field(default=1.0, validator=finite)
+    power: float = attrs.field(default=1.0, validator=[at_least(0.0), finite])
     """The power of the polynomial function (1.0 is linear)."""
 
 
@@ -300,7 +300,12 @@ class LinearWarmupCosineDecayScheduleConfig(ScheduleBaseConfig):
     """The peak value at the end of warmup. ``None``: the optimizer's ``lr`` when resolved."""
 
     def _object_checks(self) -> tuple:
-        return (*super()._object_checks(), self.validate_warmup, lambda: _check_decreasing(self))  # type: ignore[arg-type]
+        return (
+            *super()._object_checks(),
+            self.validate_warmup,
+            lambda: _check_decreasing(self),  # type: ignore[arg-type]
+            lambda: _check_increasing(self),  # type: ignore[arg-type]
+        )
 
     def validate_warmup(self) -> None:
         """Ensure that exactly one of ``warmup_steps`` or ``warmup_percent`` is specified."""
@@ -345,7 +350,11 @@ class SchedulerConfig(ScheduleBaseConfig):
     """The peak value at the end of warmup (our addition). ``None``: the optimizer's ``lr`` when resolved."""
 
     def _object_checks(self) -> tuple:
-        return (*super()._object_checks(), lambda: _check_decreasing(self))  # type: ignore[arg-type]
+        return (
+            *super()._object_checks(),
+            lambda: _check_decreasing(self),  # type: ignore[arg-type]
+            lambda: _check_increasing(self),  # type: ignore[arg-type]
+        )
 
 
 AnyScheduleConfig = (

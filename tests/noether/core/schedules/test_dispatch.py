@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import typing
+from itertools import pairwise
 
 import attrs
 import pytest
@@ -45,82 +46,168 @@ LD = LinearDecreasingScheduleConfig
 LI = LinearIncreasingScheduleConfig
 CD = CosineDecreasingScheduleConfig
 CI = CosineIncreasingScheduleConfig
+PD = PolynomialDecreasingScheduleConfig
+PI = PolynomialIncreasingScheduleConfig
+SD = StepDecreasingScheduleConfig
+SF = StepFixedScheduleConfig
+SI = StepIntervalScheduleConfig
 LWCD = LinearWarmupCosineDecayScheduleConfig
 
-COSINE_11 = [1, 0.9755282581, 0.9045084972, 0.7938926261, 0.6545084972, 0.5, 0.3454915028, 0.2061073739,
-             0.09549150281, 0.02447174185, 0]  # fmt: skip
-COSINE_13_FIRST_11 = [1, 0.9829629131, 0.9330127019, 0.8535533906, 0.75, 0.6294095226, 0.5, 0.3705904774, 0.25,
-                      0.1464466094, 0.06698729811]  # fmt: skip
-WARMUP_COSINE_11 = [1 / 3, 2 / 3, 1.0, 0.9619398043, 0.853553537, 0.6913420248, 0.5000005, 0.3086589752,
-                    0.146447463, 0.03806119568, 1e-06]  # fmt: skip
 COSINE_5 = [1.0, (2 + SQRT2) / 4, 0.5, (2 - SQRT2) / 4, 0.0]
+COSINE_11 = [
+    1, 0.9755282581, 0.9045084972, 0.7938926261, 0.6545084972, 0.5,
+    0.3454915028, 0.2061073739, 0.09549150281, 0.02447174185, 0,
+]  # fmt: skip
+COSINE_13_FIRST_11 = [
+    1, 0.9829629131, 0.9330127019, 0.8535533906, 0.75, 0.6294095226,
+    0.5, 0.3705904774, 0.25, 0.1464466094, 0.06698729811,
+]  # fmt: skip
+COSINE_FROM_1E5_11 = [
+    1e-05, 0.024481497, 0.09550054790, 0.2061153128, 0.3454980479, 0.500005,
+    0.6545119521, 0.7938946872, 0.9045094521, 0.9755285029, 1,
+]  # fmt: skip
+WARMUP_COSINE_11 = [
+    1 / 3, 2 / 3, 1.0, 0.9619398043, 0.853553537, 0.6913420248,
+    0.5000005, 0.3086589752, 0.146447463, 0.03806119568, 1e-06,
+]  # fmt: skip
 
-# (case, config, total_steps, {step: expected}, relative tolerance): reference section 1.11 (S1-S37) and
-# section 9 items 1-9. Steps past the run are listed where Noether's k == T differs from ours (we hold).
+
+def case(name: str, config: AnyScheduleConfig, total_steps: int, values: list | dict, rel: float = EXACT):
+    """One acceptance case: ``values`` lists steps 0.. in order, or maps chosen steps to values."""
+    expected = dict(enumerate(values)) if isinstance(values, list) else values
+    return pytest.param(config, total_steps, expected, rel, id=name)
+
+
+# Reference section 1.11 (S1-S37) and section 9 items 1-9. Where Noether evaluates k == T (it overshoots, or
+# raises for a custom list) the table lists our held value at k == T instead.
 TABLE = [
-    ("S1", ConstantScheduleConfig(value=0.5), 5, [0.5] * 5, EXACT),
-    ("S2", LD(max_value=1.0, end_value=0.0), 5, [1, 0.75, 0.5, 0.25, 0], EXACT),
-    ("S3", LD(max_value=1.0, end_value=0.0, exclude_last=True), 5, [1, 0.8, 0.6, 0.4, 0.2], EXACT),
-    ("S4", LD(max_value=1.0, end_value=0.0, exclude_first=True), 5, [0.8, 0.6, 0.4, 0.2, 0], EXACT),
-    ("S5", LD(max_value=1.0, end_value=0.0, exclude_first=True, exclude_last=True), 5, [5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6], EXACT),  # fmt: skip
-    ("S6", LI(start_value=0.0, max_value=1.0), 5, [0, 0.25, 0.5, 0.75, 1], EXACT),
-    ("S7", LI(start_value=0.0, max_value=1.0), 1, {0: 0.0, 1: 0.0}, EXACT),  # Noether: k=1 -> 1 (overshoot)
-    ("S8", LD(max_value=1.0, end_value=0.0, overhang_steps=5), 5, [1 - k / 9 for k in range(5)], EXACT),
-    ("S9", LD(max_value=1.0, end_value=0.0, overhang_percent=0.5), 5, [1 - k / 6 for k in range(5)], EXACT),
-    ("S10", LD(max_value=1.0, end_value=0.0, overhang_percent=0.3), 5, [1 - k / 5 for k in range(5)], EXACT),
-    ("S11", CD(max_value=1.0, end_value=0.0), 5, COSINE_5, EXACT),
-    ("S12", CI(start_value=0.0, max_value=1.0), 5, [1 - v for v in COSINE_5], EXACT),
-    ("S13", CD(max_value=0.1, end_value=0.01), 5, [0.01 + 0.09 * v for v in COSINE_5], EXACT),
-    ("S14", PolynomialDecreasingScheduleConfig(max_value=1.0, end_value=0.0, power=2.0), 5, [1, 0.5625, 0.25, 0.0625, 0], EXACT),  # fmt: skip
-    ("S15", PolynomialIncreasingScheduleConfig(start_value=0.0, max_value=1.0, power=2.0), 5, [0, 0.4375, 0.75, 0.9375, 1], EXACT),  # fmt: skip
-    ("S16", PolynomialDecreasingScheduleConfig(max_value=1.0, end_value=0.0, power=0.5), 5, [1, math.sqrt(0.75), math.sqrt(0.5), 0.5, 0], EXACT),  # fmt: skip
-    ("S17", StepDecreasingScheduleConfig(max_value=1.0, factor=0.1, decreases_interval=0.25), 8, [1, 1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001], EXACT),  # fmt: skip
-    ("S18", StepDecreasingScheduleConfig(max_value=1.0, end_value=0.2, factor=0.5, decreases_interval=0.3), 10, [1, 1, 1, 0.6, 0.6, 0.6, 0.4, 0.4, 0.4, 0.3], EXACT),  # fmt: skip
-    ("S19", StepFixedScheduleConfig(start_value=1.0, factor=0.5, steps=(0.5, 0.25)), 8, {**dict(enumerate([1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25])), 8: 0.25}, EXACT),  # fmt: skip
-    ("S20", StepFixedScheduleConfig(start_value=1.0, factor=1.5, steps=(0.2, 0.5, 0.8)), 10, [1, 1, 1.5, 1.5, 1.5, 2.25, 2.25, 2.25, 3.375, 3.375], EXACT),  # fmt: skip
-    ("S21", StepIntervalScheduleConfig(start_value=1.0, factor=0.1, update_interval=0.3), 10, {**dict(enumerate([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001])), 10: 0.001}, EXACT),  # fmt: skip
-    ("S22", StepIntervalScheduleConfig(start_value=1.0, factor=0.5, update_interval=0.2), 10, [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.0625, 0.0625], EXACT),  # fmt: skip
-    ("S23", CustomScheduleConfig(values=(1.0, 2.0, 3.0)), 3, {0: 1, 1: 2, 2: 3, 3: 3}, EXACT),  # Noether: k=3 IndexError
-    ("S24", LWCD(warmup_steps=2, max_value=1.0, end_value=0.0), 6, [1 / 3, 2 / 3, 1, 0.75, 0.25, 0], EXACT),
-    ("S25", LWCD(warmup_steps=3, start_value=0.1, max_value=1.0, end_value=0.0), 7, [0.1, 0.4, 0.7, 1, 0.75, 0.25, 0], EXACT),  # fmt: skip
-    ("S26-percent", LWCD(warmup_percent=0.2, max_value=1.0, end_value=1e-6), 11, WARMUP_COSINE_11, ROUNDED),
-    ("S26-steps", LWCD(warmup_steps=2, max_value=1.0, end_value=1e-6), 11, WARMUP_COSINE_11, ROUNDED),
-    ("S27", LWCD(warmup_percent=0.05, max_value=1.0, end_value=0.0), 100, {0: 0.2, 1: 0.4, 2: 0.6, 3: 0.8, 4: 1, 5: 0.9997266287, 6: 0.9989068136, 98: 0.0002733713295, 99: 0}, ROUNDED),  # fmt: skip
-    ("S28", LWCD(warmup_steps=5, max_value=1.0, end_value=0.0), 100, {0: 1 / 6, 1: 2 / 6, 2: 3 / 6, 3: 4 / 6, 4: 5 / 6, 5: 1, 6: 0.9997207819, 98: 0.0002792181349, 99: 0}, ROUNDED),  # fmt: skip
-    ("S29-steps", LWCD(warmup_steps=0, max_value=1.0, end_value=0.0), 5, COSINE_5, EXACT),
-    ("S29-percent", LWCD(warmup_percent=0.0, max_value=1.0, end_value=0.0), 5, COSINE_5, EXACT),
-    ("S30", LWCD(warmup_percent=1.0, max_value=1.0, end_value=0.0), 5, [1 / 6, 2 / 6, 3 / 6, 4 / 6, 1], EXACT),
-    ("S31", LWCD(warmup_steps=10, max_value=1.0, end_value=0.0), 5, [(k + 1) / 11 for k in range(5)], EXACT),
-    ("S32", LWCD(warmup_steps=2, max_value=1.0, end_value=0.0, overhang_steps=2), 6, [1 / 3, 2 / 3, 1, 0.9045084972, 0.6545084972, 0.3454915028], ROUNDED),  # fmt: skip
-    ("S33", LWCD(warmup_steps=1, max_value=1.0), 3, [0.5, 1, 1e-6], EXACT),  # snapshot default max_value=1.0
-    ("S34", CD(max_value=1.0, end_value=0.0), 11, COSINE_11, ROUNDED),
-    ("S35-percent", CD(max_value=1.0, end_value=0.0, overhang_percent=0.25), 11, COSINE_13_FIRST_11, ROUNDED),
-    ("S35-steps", CD(max_value=1.0, end_value=0.0, overhang_steps=2), 11, COSINE_13_FIRST_11, ROUNDED),
-    ("S36", CI(start_value=1e-5, max_value=1.0), 11, [1e-05, 0.024481497, 0.09550054790, 0.2061153128, 0.3454980479, 0.500005, 0.6545119521, 0.7938946872, 0.9045094521, 0.9755285029, 1], 1e-8),  # fmt: skip  k=1 is given to 8 digits only
-    ("S37", LI(start_value=1e-5, max_value=1.0), 11, [1e-5 + (1 - 1e-5) * k / 10 for k in range(11)], EXACT),
-    ("9.1", LD(max_value=1.0, end_value=0.0), 11, [1 - k / 10 for k in range(11)], EXACT),
-    ("9.1-exclude-last", LD(max_value=1.0, end_value=0.0, exclude_last=True), 11, [(11 - k) / 11 for k in range(11)], EXACT),  # fmt: skip
-    ("9.2-exclude-first", LI(start_value=0.0, max_value=1.0, exclude_first=True), 11, [(k + 1) / 11 for k in range(11)], EXACT),  # fmt: skip
-    ("9.2-exclude-both", LI(start_value=0.0, max_value=1.0, exclude_first=True, exclude_last=True), 11, [(k + 1) / 12 for k in range(11)], EXACT),  # fmt: skip
-    ("9.2-exclude-last", LI(start_value=0.0, max_value=1.0, exclude_last=True), 11, [k / 11 for k in range(11)], EXACT),  # fmt: skip
-    ("9.3-mirror", CI(start_value=0.0, max_value=1.0), 11, COSINE_11[::-1], ROUNDED),  # 1 - v(k) = v(10 - k)
-    ("9.3-start-1e-5", CI(start_value=1e-5, max_value=1.0), 11, [1e-5 + (1 - 1e-5) * (1 - math.cos(math.pi * k / 10)) / 2 for k in range(11)], EXACT),  # fmt: skip
-    ("9.6-factor-0.5", StepFixedScheduleConfig(start_value=1.0, factor=0.5, steps=(0.2, 0.5, 0.8)), 10, [1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125], EXACT),  # fmt: skip
-    ("9.7-factor-1.5", StepIntervalScheduleConfig(start_value=1.0, factor=1.5, update_interval=0.2), 10, [1, 1, 1.5, 1.5, 2.25, 2.25, 3.375, 3.375, 5.0625, 5.0625], EXACT),  # fmt: skip
-    ("9.8-custom", CustomScheduleConfig(values=(0.3, 0.1, 0.4, 0.1, 0.5)), 5, [0.3, 0.1, 0.4, 0.1, 0.5], EXACT),
-    ("9.8-constant", ConstantScheduleConfig(value=0.05), 100, {0: 0.05, 50: 0.05, 99: 0.05}, EXACT),
-    ("9.9-delta", LD(max_value=1.0, end_value=0.2), 3, [1.0, 0.6, 0.2], EXACT),  # delta = -0.8
+    case("S1", ConstantScheduleConfig(value=0.5), 5, [0.5] * 5),
+    case("S2", LD(max_value=1.0, end_value=0.0), 5, [1, 0.75, 0.5, 0.25, 0]),
+    case("S2-past", LD(max_value=1.0, end_value=0.0), 5, {5: 0.0}),  # Noether: -0.25
+    case("S3", LD(max_value=1.0, end_value=0.0, exclude_last=True), 5, [1, 0.8, 0.6, 0.4, 0.2]),
+    case("S4", LD(max_value=1.0, end_value=0.0, exclude_first=True), 5, [0.8, 0.6, 0.4, 0.2, 0]),
+    case(
+        "S5",
+        LD(max_value=1.0, end_value=0.0, exclude_first=True, exclude_last=True),
+        5,
+        [5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6],
+    ),
+    case("S6", LI(start_value=0.0, max_value=1.0), 5, [0, 0.25, 0.5, 0.75, 1]),
+    case("S7", LI(start_value=0.0, max_value=1.0), 1, {0: 0.0, 1: 0.0}),  # Noether: k=1 -> 1
+    case("S8", LD(max_value=1.0, end_value=0.0, overhang_steps=5), 5, [1 - k / 9 for k in range(5)]),
+    case("S9", LD(max_value=1.0, end_value=0.0, overhang_percent=0.5), 5, [1 - k / 6 for k in range(5)]),
+    case("S10", LD(max_value=1.0, end_value=0.0, overhang_percent=0.3), 5, [1 - k / 5 for k in range(5)]),
+    case("S11", CD(max_value=1.0, end_value=0.0), 5, COSINE_5),
+    case("S12", CI(start_value=0.0, max_value=1.0), 5, [1 - v for v in COSINE_5]),
+    case("S13", CD(max_value=0.1, end_value=0.01), 5, [0.01 + 0.09 * v for v in COSINE_5]),
+    case("S14", PD(max_value=1.0, end_value=0.0, power=2.0), 5, [1, 0.5625, 0.25, 0.0625, 0]),
+    case("S15", PI(start_value=0.0, max_value=1.0, power=2.0), 5, [0, 0.4375, 0.75, 0.9375, 1]),
+    case("S16", PD(max_value=1.0, end_value=0.0, power=0.5), 5, [1, math.sqrt(0.75), math.sqrt(0.5), 0.5, 0]),
+    case(
+        "S17",
+        SD(max_value=1.0, factor=0.1, decreases_interval=0.25),
+        8,
+        [1, 1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001],
+    ),
+    case(
+        "S18",
+        SD(max_value=1.0, end_value=0.2, factor=0.5, decreases_interval=0.3),
+        10,
+        [1, 1, 1, 0.6, 0.6, 0.6, 0.4, 0.4, 0.4, 0.3],
+    ),
+    case("S19", SF(start_value=1.0, factor=0.5, steps=(0.5, 0.25)), 8, [1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25]),
+    case("S19-past", SF(start_value=1.0, factor=0.5, steps=(0.5, 0.25)), 8, {8: 0.25}),
+    case(
+        "S20",
+        SF(start_value=1.0, factor=1.5, steps=(0.2, 0.5, 0.8)),
+        10,
+        [1, 1, 1.5, 1.5, 1.5, 2.25, 2.25, 2.25, 3.375, 3.375],
+    ),
+    case(
+        "S21",
+        SI(start_value=1.0, factor=0.1, update_interval=0.3),
+        10,
+        [1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001],
+    ),
+    case("S21-past", SI(start_value=1.0, factor=0.1, update_interval=0.3), 10, {10: 0.001}),
+    case(
+        "S22",
+        SI(start_value=1.0, factor=0.5, update_interval=0.2),
+        10,
+        [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.0625, 0.0625],
+    ),
+    case("S23", CustomScheduleConfig(values=(1.0, 2.0, 3.0)), 3, {0: 1, 1: 2, 2: 3, 3: 3}),  # Noether: k=3 raises
+    case("S24", LWCD(warmup_steps=2, max_value=1.0, end_value=0.0), 6, [1 / 3, 2 / 3, 1, 0.75, 0.25, 0]),
+    case(
+        "S25",
+        LWCD(warmup_steps=3, start_value=0.1, max_value=1.0, end_value=0.0),
+        7,
+        [0.1, 0.4, 0.7, 1, 0.75, 0.25, 0],
+    ),
+    case("S26-percent", LWCD(warmup_percent=0.2, max_value=1.0, end_value=1e-6), 11, WARMUP_COSINE_11, ROUNDED),
+    case("S26-steps", LWCD(warmup_steps=2, max_value=1.0, end_value=1e-6), 11, WARMUP_COSINE_11, ROUNDED),
+    case(
+        "S27",
+        LWCD(warmup_percent=0.05, max_value=1.0, end_value=0.0),
+        100,
+        {0: 0.2, 1: 0.4, 2: 0.6, 3: 0.8, 4: 1, 5: 0.9997266287, 6: 0.9989068136, 98: 0.0002733713295, 99: 0},
+        ROUNDED,
+    ),
+    case(
+        "S28",
+        LWCD(warmup_steps=5, max_value=1.0, end_value=0.0),
+        100,
+        {0: 1 / 6, 1: 2 / 6, 2: 3 / 6, 3: 4 / 6, 4: 5 / 6, 5: 1, 6: 0.9997207819, 98: 0.0002792181349, 99: 0},
+        ROUNDED,
+    ),
+    case("S29-steps", LWCD(warmup_steps=0, max_value=1.0, end_value=0.0), 5, COSINE_5),
+    case("S29-percent", LWCD(warmup_percent=0.0, max_value=1.0, end_value=0.0), 5, COSINE_5),
+    case("S30", LWCD(warmup_percent=1.0, max_value=1.0, end_value=0.0), 5, [1 / 6, 2 / 6, 3 / 6, 4 / 6, 1]),
+    case("S31", LWCD(warmup_steps=10, max_value=1.0, end_value=0.0), 5, [(k + 1) / 11 for k in range(5)]),
+    case(
+        "S32",
+        LWCD(warmup_steps=2, max_value=1.0, end_value=0.0, overhang_steps=2),
+        6,
+        [1 / 3, 2 / 3, 1, 0.9045084972, 0.6545084972, 0.3454915028],
+        ROUNDED,
+    ),
+    case("S33", LWCD(warmup_steps=1, max_value=1.0), 3, [0.5, 1, 1e-6]),  # snapshot default max_value=1.0
+    case("S34", CD(max_value=1.0, end_value=0.0), 11, COSINE_11, ROUNDED),
+    case("S35-percent", CD(max_value=1.0, end_value=0.0, overhang_percent=0.25), 11, COSINE_13_FIRST_11, ROUNDED),
+    case("S35-steps", CD(max_value=1.0, end_value=0.0, overhang_steps=2), 11, COSINE_13_FIRST_11, ROUNDED),
+    case("S36", CI(start_value=1e-5, max_value=1.0), 11, COSINE_FROM_1E5_11, 1e-8),  # k=1 has 8 digits only
+    case("S37", LI(start_value=1e-5, max_value=1.0), 11, [1e-5 + (1 - 1e-5) * k / 10 for k in range(11)]),
+    case("9.1", LD(max_value=1.0, end_value=0.0), 11, [1 - k / 10 for k in range(11)]),
+    case("9.1-last", LD(max_value=1.0, end_value=0.0, exclude_last=True), 11, [(11 - k) / 11 for k in range(11)]),
+    case("9.2-first", LI(max_value=1.0, exclude_first=True), 11, [(k + 1) / 11 for k in range(11)]),
+    case("9.2-both", LI(max_value=1.0, exclude_first=True, exclude_last=True), 11, [(k + 1) / 12 for k in range(11)]),
+    case("9.2-last", LI(max_value=1.0, exclude_last=True), 11, [k / 11 for k in range(11)]),
+    case("9.3-mirror", CI(start_value=0.0, max_value=1.0), 11, COSINE_11[::-1], ROUNDED),  # 1 - v(k) = v(10 - k)
+    case(
+        "9.3-start",
+        CI(start_value=1e-5, max_value=1.0),
+        11,
+        [1e-5 + (1 - 1e-5) * (1 - math.cos(math.pi * k / 10)) / 2 for k in range(11)],
+    ),
+    case(
+        "9.6-factor-0.5",
+        SF(start_value=1.0, factor=0.5, steps=(0.2, 0.5, 0.8)),
+        10,
+        [1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125],
+    ),
+    case(
+        "9.7-factor-1.5",
+        SI(start_value=1.0, factor=1.5, update_interval=0.2),
+        10,
+        [1, 1, 1.5, 1.5, 2.25, 2.25, 3.375, 3.375, 5.0625, 5.0625],
+    ),
+    case("9.8-custom", CustomScheduleConfig(values=(0.3, 0.1, 0.4, 0.1, 0.5)), 5, [0.3, 0.1, 0.4, 0.1, 0.5]),
+    case("9.8-constant", ConstantScheduleConfig(value=0.05), 100, {0: 0.05, 50: 0.05, 99: 0.05}),
+    case("9.9-delta", LD(max_value=1.0, end_value=0.2), 3, [1.0, 0.6, 0.2]),  # delta = -0.8
 ]
 
 
-def _expected(values: list[float] | dict[int, float]) -> dict[int, float]:
-    return dict(enumerate(values)) if isinstance(values, list) else values
-
-
-@pytest.mark.parametrize(
-    ("config", "total_steps", "expected", "rel"),
-    [pytest.param(config, total, _expected(values), rel, id=case) for case, config, total, values, rel in TABLE],
-)
+@pytest.mark.parametrize(("config", "total_steps", "expected", "rel"), TABLE)
 def test_known_values(config: AnyScheduleConfig, total_steps: int, expected: dict[int, float], rel: float) -> None:
     """Every acceptance case of the reference gives Noether's values, through both entry points."""
     schedule = make_schedule(config, total_steps)
@@ -142,7 +229,10 @@ def test_overhang_equals_longer_run(overhang: dict) -> None:
     ("build", "message"),
     [
         (lambda: LD(max_value=0.5, end_value=0.6), "end_value must be less than or equal"),
-        (lambda: LD(max_value=1.0, overhang_percent=0.1, overhang_steps=1), "only one of overhang_percent and overhang_steps"),  # fmt: skip
+        (
+            lambda: LD(max_value=1.0, overhang_percent=0.1, overhang_steps=1),
+            "only one of overhang_percent and overhang_steps",
+        ),
         (lambda: StepFixedScheduleConfig(factor=0.5, steps=()), "must not be empty"),
         (lambda: StepFixedScheduleConfig(factor=0.5, steps=(5.0,)), "must be in (0, 1)"),
         (lambda: StepFixedScheduleConfig(factor=0.5, steps=(-1.0,)), "must be in (0, 1)"),
@@ -228,9 +318,15 @@ def test_custom_ignores_overhang() -> None:
 
 
 def test_negative_power_is_an_error_when_the_schedule_is_made() -> None:
-    """A negative polynomial power (which divides by zero at the last step) fails at make time."""
+    """A negative polynomial power (which divides by zero at the last step) is rejected by the config and,
+    should a config bypass its validators, when the schedule is made."""
     with pytest.raises(ValueError) as error:
-        make_schedule(PolynomialDecreasingScheduleConfig(max_value=1.0, power=-1.0), 5)
+        PolynomialDecreasingScheduleConfig(max_value=1.0, power=-1.0)
+    assert str(error.value) == "must be >= 0.0 (got -1.0)"
+    with attrs.validators.disabled():
+        unchecked = PolynomialDecreasingScheduleConfig(max_value=1.0, power=-1.0)
+    with pytest.raises(ValueError) as error:
+        make_schedule(unchecked, 5)
     assert str(error.value) == "power must be >= 0 (got -1.0)"
 
 
@@ -279,22 +375,22 @@ def overhangs(draw: st.DrawFn) -> dict:
 def decreasing_configs(draw: st.DrawFn, kind: type, **extra: st.SearchStrategy) -> AnyScheduleConfig:
     low, high = sorted((draw(values), draw(values)))
     drawn = {name: draw(strategy) for name, strategy in extra.items()}
-    return kind(max_value=high, end_value=low, exclude_first=draw(exclude), exclude_last=draw(exclude),
-                **drawn, **draw(overhangs()))  # fmt: skip
+    flags = {"exclude_first": draw(exclude), "exclude_last": draw(exclude)}
+    return kind(max_value=high, end_value=low, **flags, **drawn, **draw(overhangs()))
 
 
 @st.composite
 def increasing_configs(draw: st.DrawFn, kind: type, **extra: st.SearchStrategy) -> AnyScheduleConfig:
     low, high = sorted((draw(values), draw(values)))
     drawn = {name: draw(strategy) for name, strategy in extra.items()}
-    return kind(start_value=low, max_value=high, exclude_first=draw(exclude), exclude_last=draw(exclude),
-                **drawn, **draw(overhangs()))  # fmt: skip
+    flags = {"exclude_first": draw(exclude), "exclude_last": draw(exclude)}
+    return kind(start_value=low, max_value=high, **flags, **drawn, **draw(overhangs()))
 
 
 @st.composite
 def progress_configs(draw: st.DrawFn) -> ProgressScheduleConfig:
-    return ProgressScheduleConfig(start_value=draw(values), end_value=draw(values), exclude_first=draw(exclude),
-                                  exclude_last=draw(exclude), **draw(overhangs()))  # fmt: skip
+    flags = {"exclude_first": draw(exclude), "exclude_last": draw(exclude)}
+    return ProgressScheduleConfig(start_value=draw(values), end_value=draw(values), **flags, **draw(overhangs()))
 
 
 @st.composite
@@ -335,7 +431,9 @@ STRATEGIES: dict[type, st.SearchStrategy] = {
         StepIntervalScheduleConfig, start_value=values, factor=factors, update_interval=fractions
     ),
     ConstantScheduleConfig: st.builds(ConstantScheduleConfig, value=values),
-    CustomScheduleConfig: st.builds(CustomScheduleConfig, values=st.lists(values, min_size=400, max_size=400).map(tuple)),  # fmt: skip
+    CustomScheduleConfig: st.builds(
+        CustomScheduleConfig, values=st.lists(values, min_size=400, max_size=400).map(tuple)
+    ),
     LinearWarmupCosineDecayScheduleConfig: warmup_configs(LinearWarmupCosineDecayScheduleConfig),
     SchedulerConfig: warmup_configs(SchedulerConfig),
     PeriodicBoolScheduleConfig: st.builds(
@@ -416,7 +514,7 @@ def test_monotone_kinds_are_monotone(config: AnyScheduleConfig, total_steps: int
     sign = direction(config)
     schedule = make_schedule(config, total_steps)
     values = [schedule(step) for step in range(total_steps + 3)]
-    for before, after in zip(values, values[1:]):
+    for before, after in pairwise(values):
         assert sign * (after - before) >= 0 or sign == 0
 
 
@@ -432,8 +530,8 @@ def test_warmup_peaks_at_its_last_step_and_decays_after(config: AnyScheduleConfi
     )
     values = curve(config, total_steps)
     warmup, decay = values[: switch_step + 1], values[switch_step:]
-    assert all(after >= before for before, after in zip(warmup, warmup[1:]))
-    assert all(after <= before for before, after in zip(decay, decay[1:]))
+    assert all(after >= before for before, after in pairwise(warmup))
+    assert all(after <= before for before, after in pairwise(decay))
     if switch_step < total_steps:
         assert values[switch_step] == config.max_value
     if 2 <= switch_step < total_steps and config.warmup_percent != 1.0:

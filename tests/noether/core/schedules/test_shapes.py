@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -97,9 +98,19 @@ def test_every_shape_holds_its_last_value_past_the_run(name: str, total_steps: i
         pytest.param(linear_progress, 1, [0], id="linear-single-step"),
         pytest.param(cosine_progress, 5, [0, (2 - SQRT2) / 4, 0.5, (2 + SQRT2) / 4, 1], id="cosine"),
         pytest.param(partial(polynomial_progress, power=2.0), 5, [0, 0.4375, 0.75, 0.9375, 1], id="polynomial-2"),
-        pytest.param(partial(polynomial_progress, power=0.5), 5, [0, 1 - math.sqrt(0.75), 1 - math.sqrt(0.5), 0.5, 1], id="polynomial-0.5"),  # fmt: skip
+        pytest.param(
+            partial(polynomial_progress, power=0.5),
+            5,
+            [0, 1 - math.sqrt(0.75), 1 - math.sqrt(0.5), 0.5, 1],
+            id="polynomial-0.5",
+        ),
         pytest.param(partial(polynomial_progress, power=0.0), 3, [0, 0, 0], id="polynomial-0"),
-        pytest.param(partial(step_progress, factor=0.1, interval=0.25), 8, [0, 0, 0.9, 0.9, 0.99, 0.99, 0.999, 0.999], id="step"),  # fmt: skip
+        pytest.param(
+            partial(step_progress, factor=0.1, interval=0.25),
+            8,
+            [0, 0, 0.9, 0.9, 0.99, 0.99, 0.999, 0.999],
+            id="step",
+        ),
     ],
 )
 def test_progress_curves(shape: partial, total_steps: int, expected: list[float]) -> None:
@@ -171,7 +182,10 @@ def test_polynomial_power_must_not_be_negative() -> None:
         ({"initial_state": True, "on_duration": 2, "off_duration": 1}, [1, 1, 0, 1, 1, 0]),
         ({"initial_state": False, "on_duration": 2, "off_duration": 1}, [0, 1, 1, 0, 1, 1]),
         ({"initial_state": True, "on_duration": 2, "invert": True}, [0, 0, 1, 0, 0, 1]),
-        ({"initial_state": False, "off_duration": 3, "on_value": 0.5, "off_value": 0.1}, [0.1, 0.1, 0.1, 0.5, 0.1, 0.1]),  # fmt: skip
+        (
+            {"initial_state": False, "off_duration": 3, "on_value": 0.5, "off_value": 0.1},
+            [0.1, 0.1, 0.1, 0.5, 0.1, 0.1],
+        ),
     ],
 )
 def test_periodic_bool(kwargs: dict, expected: list[float]) -> None:
@@ -238,12 +252,20 @@ def test_warmup_then_decay_is_a_join() -> None:
 
     values = [warmup_then_decay(k, 5, warmup_steps=2, warmup=warmup, decay=decay) for k in range(6)]
     assert values == [0, 0, 1, 1, 1, 1]
-    assert calls == [("warmup", 0, 2), ("warmup", 1, 2), ("decay", 0, 3), ("decay", 1, 3), ("decay", 2, 3),
-                     ("decay", 2, 3)]  # fmt: skip
+    assert calls == [
+        ("warmup", 0, 2),
+        ("warmup", 1, 2),
+        ("decay", 0, 3),
+        ("decay", 1, 3),
+        ("decay", 2, 3),
+        ("decay", 2, 3),  # step 5 is past the run: it holds step 4
+    ]
 
 
-WARMUP_COSINE_11 = [1 / 3, 2 / 3, 1.0, 0.9619398043, 0.853553537, 0.6913420248, 0.5000005, 0.3086589752,
-                    0.146447463, 0.03806119568, 1e-06]  # fmt: skip
+WARMUP_COSINE_11 = [
+    1 / 3, 2 / 3, 1.0, 0.9619398043, 0.853553537, 0.6913420248,
+    0.5000005, 0.3086589752, 0.146447463, 0.03806119568, 1e-06,
+]  # fmt: skip
 COSINE_5 = [1.0, (2 + SQRT2) / 4, 0.5, (2 - SQRT2) / 4, 0.0]
 
 
@@ -251,7 +273,13 @@ COSINE_5 = [1.0, (2 + SQRT2) / 4, 0.5, (2 - SQRT2) / 4, 0.0]
     ("kwargs", "total_steps", "expected", "rel"),
     [
         pytest.param({"warmup_steps": 2, "end_value": 0.0}, 6, [1 / 3, 2 / 3, 1, 0.75, 0.25, 0], EXACT, id="S24"),
-        pytest.param({"warmup_steps": 3, "start_value": 0.1, "end_value": 0.0}, 7, [0.1, 0.4, 0.7, 1, 0.75, 0.25, 0], EXACT, id="S25"),  # fmt: skip
+        pytest.param(
+            {"warmup_steps": 3, "start_value": 0.1, "end_value": 0.0},
+            7,
+            [0.1, 0.4, 0.7, 1, 0.75, 0.25, 0],
+            EXACT,
+            id="S25",
+        ),
         pytest.param({"warmup_percent": 0.2, "end_value": 1e-6}, 11, WARMUP_COSINE_11, ROUNDED, id="S26-percent"),
         pytest.param({"warmup_steps": 2, "end_value": 1e-6}, 11, WARMUP_COSINE_11, ROUNDED, id="S26-steps"),
         pytest.param({"warmup_steps": 0, "end_value": 0.0}, 5, COSINE_5, EXACT, id="S29"),
@@ -297,7 +325,7 @@ def test_progress_curves_never_decrease(total_steps: int, power: float) -> None:
     """Progress curves are non-decreasing over the run and past it."""
     for progress in (linear_progress, cosine_progress, partial(polynomial_progress, power=power)):
         values = [progress(k, total_steps) for k in range(total_steps + 2)]
-        assert all(after >= before for before, after in zip(values, values[1:]))
+        assert all(after >= before for before, after in pairwise(values))
 
 
 values = st.floats(min_value=0.0, max_value=10.0, allow_nan=False)
@@ -328,8 +356,8 @@ def test_warmup_peaks_exactly_at_the_switch(curve: tuple[partial, int, int]) -> 
     if switch_step < total_steps:
         assert values[switch_step] == shape.keywords["max_value"]
     warmup, decay = values[: switch_step + 1], values[switch_step:]
-    assert all(after >= before for before, after in zip(warmup, warmup[1:]))
-    assert all(after <= before for before, after in zip(decay, decay[1:]))
+    assert all(after >= before for before, after in pairwise(warmup))
+    assert all(after <= before for before, after in pairwise(decay))
 
 
 @settings(max_examples=300, deadline=None)
