@@ -8,7 +8,6 @@ every error with its path; ``issues_from_exception`` turns that tree into ``Issu
 
 from __future__ import annotations
 
-import collections.abc
 import contextvars
 import pathlib
 import types
@@ -421,12 +420,8 @@ def _object_errors(converter: cattrs.Converter, cls: type, value: Mapping, exc: 
         with attrs.validators.disabled():
             try:
                 cls(**values)
-            except InvalidFields as failed:
-                problems.extend(failed.problems)
-            except FieldProblem as failed:
-                problems.append(failed)
             except (ValueError, TypeError) as failed:
-                problems.append(FieldProblem(str(failed)))
+                problems.extend(_checks.as_problems(failed))
     unique = list({(p.field, p.message): p for p in problems}.values())
     if not structuring:
         return InvalidFields(cls, unique or [FieldProblem(str(exc))])
@@ -571,7 +566,7 @@ def _walk(exc: BaseException, path: tuple[PathKey, ...], found: list) -> None:
             _walk(problem, path, found)
     elif isinstance(exc, FieldProblem):
         at = path if exc.field is None else (*path, *_split_field(exc.field))
-        found.append((at, exc.message, isinstance(exc, _KindProblem) or False))
+        found.append((at, exc.message, isinstance(exc, _KindProblem)))
     elif isinstance(exc, KeyError):
         found.append((path, "missing required field", True))
     else:

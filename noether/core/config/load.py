@@ -14,7 +14,7 @@ import attrs
 from ruamel.yaml import YAML
 
 from noether.core.config.converter import ConfigClassFor, structure, unstructure
-from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean
+from noether.core.config.errors import ConfigError, Issue, PathKey
 from noether.core.config.resolve import resolve
 from noether.core.config.yaml import compose_with_origins
 from noether.core.schemas.optimizers import OptimizerConfig
@@ -168,4 +168,4 @@ def to_yaml(config: Any) -> str:
     return stream.getvalue()
 
 
-__all__ = ["did_you_mean", "is_schema_field", "load_config", "to_yaml"]
+__all__ = ["in_document_order", "is_schema_field", "load_config", "to_yaml"]

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from noether.core.config.errors import ConfigError, Issue, PathKey, format_path
-from noether.core.schemas._checks import FieldProblem, InvalidFields
+from noether.core.schemas._checks import as_problems
 from noether.core.schemas.optimizers import WEIGHT_DECAY_MODIFIER, OptimizerConfig
 from noether.core.schemas.schedules import SCHEDULES_WITH_MAX_VALUE
 
@@ -102,8 +102,8 @@ def _fill_max_value(schedule: Any, base: float | None, at: tuple, base_path: tup
             return schedule
         try:
             return attrs.evolve(schedule, max_value=base)
-        except (InvalidFields, FieldProblem) as exc:
-            for item in getattr(exc, "problems", (exc,)):
+        except ValueError as exc:
+            for item in as_problems(exc):
                 field = (item.field,) if item.field else ()
                 problem((*at, *field), f"{item.message} (max_value taken from {format_path(base_path)} = {base!r})")
             return schedule

@@ -249,7 +249,7 @@ class _Composer:
         elif entry.package:
             target = (*package, *entry.package.split("."))
         else:
-            target = (*package, *group.split("/")) if not group_dir else (*package, *entry.group.lstrip("/").split("/"))
+            target = (*package, *entry.group.lstrip("/").split("/"))
         self._merge_config(file, group, target)
 
     @staticmethod

@@ -44,6 +44,15 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def as_problems(exc: Exception) -> list[FieldProblem]:
+    """The broken rules an exception from a check or a constructor stands for."""
+    if isinstance(exc, InvalidFields):
+        return list(exc.problems)
+    if isinstance(exc, FieldProblem):
+        return [exc]
+    return [FieldProblem(str(exc))]
+
+
 def run_object_checks(instance: Any, *checks: Callable[[], Any]) -> None:
     """Run every object-level check and raise all failures together.
 
@@ -54,12 +63,8 @@ def run_object_checks(instance: Any, *checks: Callable[[], Any]) -> None:
     for check in checks:
         try:
             check()
-        except InvalidFields as exc:
-            problems.extend(exc.problems)
-        except FieldProblem as exc:
-            problems.append(exc)
         except ValueError as exc:
-            problems.append(FieldProblem(str(exc)))
+            problems.extend(as_problems(exc))
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -110,11 +115,6 @@ def greater_than(bound: float) -> Callable[[Any, Any, Any], None]:
 def in_closed_interval(low: float, high: float) -> Callable[[Any, Any, Any], None]:
     """Field rule ``low <= value <= high`` (``None`` passes)."""
     return _validator(lambda v: low <= v <= high, f"must be in [{low}, {high}]")
-
-
-def in_open_interval(low: float, high: float) -> Callable[[Any, Any, Any], None]:
-    """Field rule ``low < value < high`` (``None`` passes)."""
-    return _validator(lambda v: low < v < high, f"must be in ({low}, {high})")
 
 
 def finite(_instance: Any, attribute: Any, value: Any) -> None:
