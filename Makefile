@@ -18,7 +18,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/noether-check examples/poisson/train.yaml
+	$(BIN)/noether-train examples/poisson/train.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

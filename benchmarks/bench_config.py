@@ -6,7 +6,9 @@ written as YAML (a trainer with six callbacks of different kinds, an optimizer w
 modifiers, a learning-rate and a weight-decay schedule, a model, two datasets with wrappers and
 normalizers, a tracker and a ``slurm`` section):
 
-(a) ``noether.core.config.structure(data, ConfigSchema)`` on the already parsed dict;
+(a) ``noether.core.config.structure(data, ConfigSchema)`` on the already parsed dict (the converter's generated
+    fast path, ``noether/core/config/_fast.py``), and (a0) the same with the slow path only (the converter's
+    hooks, which the fast path falls back to and must agree with);
 (b) ``noether.core.config.load_config(path)`` end to end (parse, compose, structure, resolve);
 (c) parsing the YAML text alone with ruamel's safe C loader;
 (d) ``model_validate(data)`` of the same schema written with pydantic v2 (strict scalars, no extra keys,
@@ -42,7 +44,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 from ruamel.yaml import YAML
 
-from noether.core.config import ConfigError, compose, load_config, structure, unstructure
+from noether.core.config import ConfigError, _fast, compose, load_config, structure, unstructure
 from noether.core.schemas import ConfigSchema
 
 # ----------------------------------------------------------------------------------------------- the config
@@ -900,6 +902,7 @@ def profile_structure(data: dict, calls: int = 2000) -> str:
     """cProfile of ``structure``: every function of converter.py by cumulative time, then the top by own time."""
     from noether.core.config import converter
 
+    ours = (converter.__file__, _fast.__file__)
     copies = [copy.deepcopy(data) for _ in range(calls)]
     profiler = cProfile.Profile()
     gc.collect()
@@ -915,12 +918,15 @@ def profile_structure(data: dict, calls: int = 2000) -> str:
     lines = [f"cProfile of {calls} x structure(data, ConfigSchema): {total_s / calls * 1e6:.0f} µs per call under the "
              "profiler (which inflates Python-call-heavy code); per structure() call:",
              "",
-             "noether/core/config/converter.py by cumulative time (cattrs' generated per-class functions are not in it):",
+             "converter.py, _fast.py and the generated fast-path functions by cumulative time:",
              f"  {'calls':>6} {'own µs':>8} {'cum µs':>8}  function (line)"]
-    rows = [(key, value) for key, value in stats.stats.items() if key[0] == converter.__file__]
+    rows = [(key, value) for key, value in stats.stats.items() if key[0] in ours or key[0].startswith("<fast structure")]
     for (file, line, func), (_, ncalls, tottime, cumtime, _) in sorted(rows, key=lambda r: -r[1][3]):
+        where = names.get(line, func) if file == converter.__file__ else func
+        if file.startswith("<fast structure"):
+            where = f"generated for {file.removeprefix('<fast structure ').rstrip('>').rsplit('.', 1)[-1]}"
         lines.append(f"  {ncalls / calls:6.1f} {tottime / calls * 1e6:8.1f} {cumtime / calls * 1e6:8.1f}  "
-                     f"{names.get(line, func)} ({line})")
+                     f"{where} ({pathlib.Path(file).name if file in ours else 'exec'}:{line})")
     lines += ["", "all functions by own time (top 15):", f"  {'calls':>6} {'own µs':>8} {'cum µs':>8}  function"]
     top = sorted(stats.stats.items(), key=lambda r: -r[1][2])[:15]
     for (file, line, func), (_, ncalls, tottime, cumtime, _) in top:
@@ -999,9 +1005,16 @@ def main() -> None:
             for cls, fields in plan:
                 cls(**fields)
 
+        def structure_slowly(d: dict) -> Any:
+            with _fast.slow_path_only():
+                return structure(d, ConfigSchema)
+
+        assert structure_slowly(copy.deepcopy(data)) == ours, "the fast and the slow path must agree"
+
         results = measure_all(
             {
                 "(a) structure(data, ConfigSchema)": (lambda d: structure(d, ConfigSchema), copies),
+                "(a0) the same, slow path only": (structure_slowly, copies),
                 "(b) load_config(path), end to end": (lambda _: load_config(path), same),
                 "(c) YAML parse alone (safe C loader)": (lambda _: safe.load(CONFIG_YAML), same),
                 "(d) pydantic ConfigSchemaP.model_validate(data)": (ConfigSchemaP.model_validate, copies),
@@ -1022,7 +1035,7 @@ def main() -> None:
         print(f"{label:<{label_width}} | {result['median']:>10.1f} | {result['min']:>10.1f} | {ratio:>25.2f}x | "
               f"{result['rounds']}x{result['number']}")
     print("median and min over rounds (interleaved across operations) of the mean time per call; ratio = median / "
-          "median of (d).\n(a), (d) get a fresh deep copy of the parsed dict per call, made before the timed loop. "
+          "median of (d).\n(a), (a0), (d) get a fresh deep copy of the parsed dict per call, made before the timed loop. "
           "(e): attrs __init__,\nfield validators and object checks alone, the floor of (a). (f), (g): the way back, "
           "for context.")
     print()

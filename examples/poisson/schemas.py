@@ -20,10 +20,12 @@ class PoissonDatasetConfig(StandardDatasetConfig):
 
 @attrs.frozen(kw_only=True)
 class PoissonModelConfig(ModelBaseConfig):
-    """A small convolutional surrogate mapping a source term to its solution."""
+    """A small Fourier neural operator mapping a source term to its solution."""
 
     hidden_channels: int = attrs.field(default=32, validator=at_least(1))
-    """Channels of the hidden convolutions."""
+    """Channels of the hidden layers."""
+    modes: int = attrs.field(default=8, validator=at_least(1))
+    """Fourier modes per direction kept by each spectral layer (at most ``grid_size // 2``)."""
 
 
 @attrs.frozen(kw_only=True)

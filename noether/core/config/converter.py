@@ -20,6 +20,7 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
+from noether.core.config import _fast
 from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean, format_path
 from noether.core.schemas import _checks
 from noether.core.schemas._checks import FieldProblem, InvalidFields
@@ -266,6 +267,11 @@ class _KindProblem(FieldProblem):
 
 
 def _structure_callback(value: Any) -> Any:
+    """Structure a callback with the config class ``_callback_class`` picks."""
+    return CONVERTER.structure(value, _callback_class(value))
+
+
+def _callback_class(value: Any) -> type:
     """Pick a callback's config class: built-in by ``name`` or Noether kind string, else a user callback."""
     if not isinstance(value, Mapping):
         raise FieldProblem(f"expected a mapping with a name or kind (got {_describe(value)})")
@@ -285,7 +291,7 @@ def _structure_callback(value: Any) -> Any:
         if kind is None:
             raise FieldProblem(f"a callback needs a name ({', '.join(BUILTIN_CALLBACKS)}) or a kind (a class path)")
         cls = CallBackBaseConfig
-    return CONVERTER.structure(value, cls)
+    return cls
 
 
 def _mapping_or_other(for_mappings: Callable[[Any], Any], for_others: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -294,8 +300,27 @@ def _mapping_or_other(for_mappings: Callable[[Any], Any], for_others: Callable[[
 
 def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callable[[Any], Any]:
     """Untagged unions of scalars and containers (``int | str``, ``float | tuple[float, ...]``): pick by the data."""
+    expected = " or ".join(_type_name(m) for m in members)
 
-    def accepts(member: Any, value: Any) -> bool:
+    def structure(value: Any) -> Any:
+        member = _runtime_member(members, value)
+        if member is None:
+            if Any in members:  # free-form values (e.g. a dataset's pipeline) pass through as written
+                return value
+            raise FieldProblem(f"expected {expected} (got {_describe(value)})")
+        return converter.structure(value, member)
+
+    return structure
+
+
+def _runtime_member(members: list[Any], value: Any) -> Any:
+    """The member of an untagged union that ``value`` is structured as, or ``None`` when none accepts it.
+
+    The choice depends on the kind of ``value`` only (never on its content), so the fast path can
+    tabulate it per Python type.
+    """
+
+    def accepts(member: Any) -> bool:
         origin = typing.get_origin(member) or member
         if isinstance(value, bool):
             return origin is bool
@@ -311,20 +336,11 @@ def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callab
             return origin in (tuple, list, frozenset)
         return False
 
-    expected = " or ".join(_type_name(m) for m in members)
-
-    def structure(value: Any) -> Any:
+    candidates = [m for m in members if accepts(m)]
+    if isinstance(value, int) and not isinstance(value, bool):
         # Prefer an exact int member for ints, so ``int | float`` keeps integers.
-        candidates = [m for m in members if accepts(m, value)]
-        if isinstance(value, int) and not isinstance(value, bool):
-            candidates.sort(key=lambda m: (typing.get_origin(m) or m) is not int)
-        if not candidates:
-            if Any in members:  # free-form values (e.g. a dataset's pipeline) pass through as written
-                return value
-            raise FieldProblem(f"expected {expected} (got {_describe(value)})")
-        return converter.structure(value, candidates[0])
-
-    return structure
+        candidates.sort(key=lambda m: (typing.get_origin(m) or m) is not int)
+    return candidates[0] if candidates else None
 
 
 def _type_name(tp: Any) -> str:
@@ -343,8 +359,14 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
         names = {field.name for field in fields}
         takes_extras = issubclass(cls, OptimizerConfig)
         user_component = issubclass(cls, _USER_COMPONENT_BASES)
+        fast = _fast.structure_fn(cls)
 
         def structure(value: Any, _: type) -> Any:
+            if fast is not None and _fast.enabled():
+                try:  # the generated function accepts or raises; the slow path below is the specification
+                    return fast(value)
+                except Exception:  # noqa: BLE001, S110
+                    pass
             if type(value) is not dict and not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
             if user_component:

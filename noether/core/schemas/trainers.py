@@ -25,7 +25,7 @@ class BaseTrainerConfig:
     max_updates: int | None = attrs.field(default=None, validator=at_least(0))
     """Train for this many optimizer updates. Exactly one ``max_*`` is set; 0 trains nothing."""
     max_samples: int | None = attrs.field(default=None, validator=at_least(0))
-    """Train for this many samples (rounded up to whole updates). Exactly one ``max_*`` is set; 0 trains nothing."""
+    """Train for this many samples (rounded down to whole updates, as in Noether). Exactly one ``max_*`` is set; 0 trains nothing."""
     start_at_epoch: int | None = attrs.field(default=None, validator=at_least(0))
     """Start the counters (and schedules) at this epoch, skipping the epochs before it."""
     add_default_callbacks: bool | None = True

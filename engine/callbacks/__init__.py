@@ -1,0 +1,72 @@
+"""Callbacks: the framework (``Callback``, ``PeriodicCallback``, ``RunContext``), the built-in callbacks
+selected by ``name`` in ``trainer.callbacks``, and the defaults every run gets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from noether.core.config import ConfigError, Issue
+from noether.core.schemas import CallBackBaseConfig
+
+from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
+from engine.callbacks.best_checkpoint import BestCheckpointCallback
+from engine.callbacks.checkpoint import CheckpointCallback
+from engine.callbacks.defaults import default_callbacks
+from engine.callbacks.early_stopping import FixedEarlyStopper, MetricEarlyStopper
+from engine.callbacks.offline_loss import OfflineLossCallback
+from engine.callbacks.online_loss import OnlineLossCallback
+from engine.kinds import resolve_kind
+
+BUILTIN: dict[str, type[Callback]] = {
+    cls.__name__: cls
+    for cls in (CheckpointCallback, BestCheckpointCallback, FixedEarlyStopper, MetricEarlyStopper,
+                OnlineLossCallback, OfflineLossCallback)
+}
+"""Callback classes by the ``name`` their configs carry."""
+
+
+def make_callbacks(configs: Sequence[Any] | None, *, path: str = "trainer.callbacks") -> list[Callback]:
+    """Build the configured callbacks in order: built-ins by their config's ``name``, user callbacks by
+    ``kind`` (a subclass of ``engine.callbacks.Callback`` constructed with its config).
+
+    Raises:
+        ConfigError: every callback whose class cannot be found or is not a ``Callback``, at once.
+    """
+    callbacks, issues = [], []
+    for index, config in enumerate(configs or ()):
+        name = getattr(config, "name", None)
+        try:
+            if name in BUILTIN and (type(config) is not CallBackBaseConfig):
+                cls = BUILTIN[name]
+            elif getattr(config, "kind", None):
+                cls = resolve_kind(config.kind, Callback, path=f"{path}[{index}].kind")
+            else:
+                available = ", ".join(sorted(BUILTIN))
+                raise ConfigError([Issue(f"{path}[{index}]", f"needs a built-in 'name' ({available}) or a 'kind' "
+                                         f"naming a Callback class (got name {name!r})")])
+            callbacks.append(cls(config))
+        except ConfigError as exc:
+            issues += exc.issues
+        except ValueError as exc:
+            issues.append(Issue(f"{path}[{index}]", str(exc)))
+    if issues:
+        raise ConfigError(issues)
+    return callbacks
+
+
+__all__ = [
+    "BUILTIN",
+    "BestCheckpointCallback",
+    "Callback",
+    "CheckpointCallback",
+    "EarlyStop",
+    "FixedEarlyStopper",
+    "MetricEarlyStopper",
+    "OfflineLossCallback",
+    "OnlineLossCallback",
+    "PeriodicCallback",
+    "RunContext",
+    "default_callbacks",
+    "make_callbacks",
+]

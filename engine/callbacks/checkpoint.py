@@ -1,0 +1,37 @@
+"""Periodic checkpoints, the rolling ``latest`` and the final ``last``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from noether.core.training import TrainingIteration
+
+from engine.callbacks.base import PeriodicCallback
+
+
+class CheckpointCallback(PeriodicCallback):
+    """Save ``E{e}_U{u}_S{s}`` checkpoints at every interval (weights, and the optimizer with ``save_optim``),
+    overwrite ``latest`` (``save_latest_weights`` / ``save_latest_optim``) and save ``last`` after training.
+    The trainer state (for an exact resume) is saved with every checkpoint that holds weights or optimizer."""
+
+    def __init__(self, config: Any, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        if not (config.save_weights or config.save_optim or config.save_latest_weights or config.save_latest_optim):
+            raise ValueError(f"{self}: at least one of save_weights, save_optim, save_latest_weights, "
+                             "save_latest_optim must be true")
+
+    def _save(self, tag: str, iteration: TrainingIteration, weights: bool, optim: bool) -> None:
+        if weights or optim:
+            self.run.checkpoints.save(tag, iteration, weights=weights, optim=optim, trainer=True,
+                                      model_names=self.config.model_names)
+
+    def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
+        """Save the iteration's checkpoint and refresh ``latest``."""
+        if interval_type == "eval":
+            return
+        self._save(str(iteration), iteration, self.config.save_weights, self.config.save_optim)
+        self._save("latest", iteration, self.config.save_latest_weights, self.config.save_latest_optim)
+
+    def after_training(self, iteration: TrainingIteration) -> None:
+        """Save ``last`` with the same contents as the periodic checkpoints."""
+        self._save("last", iteration, self.config.save_weights, self.config.save_optim)

@@ -1,0 +1,61 @@
+"""The loss on a named dataset (e.g. the validation split), evaluated at intervals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from noether.core.training import TrainingIteration
+
+from engine.callbacks.base import PeriodicCallback
+from engine.distributed import all_reduce_sum
+
+
+class OfflineLossCallback(PeriodicCallback):
+    """Log ``loss/<dataset_key>/<name>``: the loss over the whole dataset ``dataset_key``, weighted per
+    sample (per item for ``LossOutput`` losses), not a mean of batch means; and ``lossdiff/<dataset_key>/<name>``
+    = offline - online when the online loss of the same interval was logged in this update."""
+
+    def __init__(self, config: Any, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.dataset_key = config.dataset_key
+        self._loader = None
+
+    def before_training(self, iteration: TrainingIteration) -> None:
+        """Build the evaluation loader once."""
+        from engine.data import make_eval_loader
+        from engine.distributed import rank, world_size
+
+        if self.dataset_key not in self.run.datasets:
+            raise KeyError(f"{self}: no dataset {self.dataset_key!r}; datasets are {sorted(self.run.datasets)}")
+        batch_size = self.config.batch_size or self.run.plan.micro_batch_sizes[0]
+        self._loader = make_eval_loader(self.run.datasets[self.dataset_key], batch_size,
+                                        num_workers=self.run.num_workers, rank=rank(), world_size=world_size())
+
+    def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
+        """Evaluate the dataset in eval mode and log the per-item weighted losses."""
+        from engine.trainer import to_device
+
+        model, trainer = self.run.model, self.run.trainer
+        was_training = model.training
+        model.eval()
+        sums: dict[str, torch.Tensor] = {}
+        count = torch.zeros((), dtype=torch.float64)
+        try:
+            for batch in self._loader:
+                result = trainer.train_step(model, to_device(batch, self.run.device))
+                items = torch.as_tensor(result.count, dtype=torch.float64).cpu()
+                for name, value in result.losses.items():
+                    sums[name] = sums.get(name, 0.0) + value.double().cpu() * items
+                count += items
+        finally:
+            model.train(was_training)
+        total_count = all_reduce_sum(count)
+        writer = self.run.writer
+        for name, value in sums.items():
+            loss = (all_reduce_sum(value) / total_count).item()
+            writer.add_scalar(f"loss/{self.dataset_key}/{name}", loss, iteration)
+            online = writer.current.get(f"loss/online/{name}/{self.interval_string}")
+            if online is not None:
+                writer.add_scalar(f"lossdiff/{self.dataset_key}/{name}", loss - online, iteration)

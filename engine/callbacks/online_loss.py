@@ -1,0 +1,43 @@
+"""The training loss averaged over the micro-batches since the last invocation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from noether.core.training import TrainingIteration
+
+from engine.callbacks.base import PeriodicCallback
+from engine.distributed import all_reduce_mean
+
+
+class OnlineLossCallback(PeriodicCallback):
+    """Log ``loss/online/<name>/<interval>``: the mean of every micro-batch loss since the last log."""
+
+    def __init__(self, config: Any = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.verbose = bool(getattr(config, "verbose", False))
+        self._losses: dict[str, list[torch.Tensor]] = {}
+
+    def track_after_accumulation_step(self, iteration: TrainingIteration, batch: Mapping[str, Any],
+                                      losses: Mapping[str, torch.Tensor], outputs: Any) -> None:
+        """Keep the micro-batch's detached losses (no device sync here)."""
+        for name, value in losses.items():
+            self._losses.setdefault(name, []).append(value)
+
+    def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
+        """Log the means and clear the buffer; a non-finite mean is an error unless ``skip_nan_loss``."""
+        if interval_type == "eval" or not self._losses:
+            return
+        for name, values in self._losses.items():
+            mean = all_reduce_mean(torch.stack(values).float().mean()).item()
+            if not math.isfinite(mean) and not self.run.trainer.config.skip_nan_loss:
+                raise RuntimeError(
+                    f"the training loss {name!r} is {mean} at {iteration}; set trainer.skip_nan_loss: true to skip "
+                    "such updates, or lower the learning rate"
+                )
+            self.run.writer.add_scalar(f"loss/online/{name}/{self.interval_string}", mean, iteration)
+        self._losses = {}

@@ -1,0 +1,223 @@
+"""Checkpoints that a crash cannot corrupt.
+
+Noether's file names (``{model}[_{info}]_cp={tag}_{model|optim|trainer}.th``) are kept. Each file is
+serialised in memory, written to a temporary name, flushed to disk and renamed over its final name; a
+manifest ``{model}[_{info}]_cp={tag}_manifest.json`` with the SHA-256 of every file of the tag is written
+the same way, last. A checkpoint is *verified* when its manifest exists and every checksum matches, so a
+``kill -9`` at any instant leaves either the old or the new checkpoint verifiable, never a torn mix.
+``latest`` resolves to the newest verified checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from noether.core.training import TrainingIteration
+
+MANIFEST_SUFFIX = "_manifest.json"
+
+
+def file_stem(model_name: str, tag: str, model_info: str | None = None) -> str:
+    """The common prefix of a checkpoint's files: ``{model}[_{info}]_cp={tag}``.
+
+    >>> file_stem("surrogate", "E1_U4_S16")
+    'surrogate_cp=E1_U4_S16'
+    >>> file_stem("surrogate", "latest", "ema=0.999")
+    'surrogate_ema=0.999_cp=latest'
+    """
+    return f"{model_name}{'_' + model_info if model_info else ''}_cp={tag}"
+
+
+def _write_atomically(path: pathlib.Path, payload: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as file:
+        file.write(payload)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def _fsync_directory(directory: pathlib.Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def save_checkpoint(
+    directory: pathlib.Path,
+    stem: str,
+    files: Mapping[str, Any],
+    iteration: TrainingIteration,
+) -> pathlib.Path:
+    """Write every file atomically, then the manifest ``{stem}_manifest.json`` that makes them one checkpoint.
+
+    Args:
+        directory: the run's ``checkpoints`` directory (created if missing).
+        stem: ``file_stem(root_model_name, tag, model_info)``; names the manifest.
+        files: file name -> object for ``torch.save`` (plain dicts of tensors and Python values).
+        iteration: the training iteration the checkpoint holds (recorded in the manifest; orders ``latest``).
+
+    Returns:
+        The manifest's path.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    checksums = {}
+    for name, content in files.items():
+        buffer = io.BytesIO()
+        torch.save(content, buffer)
+        payload = buffer.getvalue()
+        _write_atomically(directory / name, payload)
+        checksums[name] = hashlib.sha256(payload).hexdigest()
+    manifest = directory / f"{stem}{MANIFEST_SUFFIX}"
+    record = {"iteration": str(iteration), "files": checksums}
+    _write_atomically(manifest, (json.dumps(record, indent=2) + "\n").encode())
+    _fsync_directory(directory)
+    return manifest
+
+
+def verified_files(manifest: pathlib.Path) -> dict[str, pathlib.Path] | None:
+    """File name -> path of a checkpoint whose manifest and every checksum are intact, else ``None``."""
+    try:
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        files = {}
+        for name, checksum in record["files"].items():
+            path = manifest.parent / name
+            if hashlib.sha256(path.read_bytes()).hexdigest() != checksum:
+                return None
+            files[name] = path
+        return files
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _manifest_iteration(manifest: pathlib.Path) -> tuple[int, int, int]:
+    try:
+        iteration = TrainingIteration.from_string(json.loads(manifest.read_text(encoding="utf-8"))["iteration"])
+        return (iteration.epoch, iteration.update, iteration.sample)
+    except (OSError, ValueError, KeyError, TypeError):
+        return (-1, -1, -1)
+
+
+def find_checkpoint(directory: pathlib.Path, model_name: str, tag: str, model_info: str | None = None) -> dict[str, pathlib.Path]:
+    """Resolve ``tag`` to the verified files of one checkpoint (file name -> path).
+
+    ``latest`` means the newest verified checkpoint of ``model_name`` (by training iteration; a torn
+    ``latest`` falls back to the previous one). Any other tag must match exactly and verify.
+
+    Raises:
+        FileNotFoundError: no verified checkpoint matches; the message lists the tags that exist.
+    """
+    prefix = file_stem(model_name, "", model_info)
+    manifests = sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else []
+    if tag == "latest":
+        candidates = sorted(manifests, key=_manifest_iteration, reverse=True)
+    else:
+        candidates = [manifest for manifest in manifests if manifest.name == f"{prefix}{tag}{MANIFEST_SUFFIX}"]
+    for manifest in candidates:
+        files = verified_files(manifest)
+        if files is not None:
+            return files
+    available = sorted(manifest.name[len(prefix):-len(MANIFEST_SUFFIX)] for manifest in manifests)
+    raise FileNotFoundError(
+        f"no verified checkpoint {tag!r} of model {model_name!r} in {directory}"
+        + (f"; available: {', '.join(available)}" if available else "; the directory has no checkpoints")
+    )
+
+
+def load_part(path: pathlib.Path) -> Any:
+    """Load one checkpoint file with ``torch.load(weights_only=True)`` onto the CPU."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class CheckpointWriter:
+    """Write a run's checkpoints under Noether's names: weights per model, optimizer per trained model, the
+    trainer state once per tag (named after the root model), all covered by one manifest."""
+
+    def __init__(
+        self,
+        directory: pathlib.Path,
+        *,
+        run_id: str,
+        model: torch.nn.Module,
+        optimizers: Mapping[str, Any],
+        trainer_state: Callable[[], dict[str, Any]],
+        is_main_process: bool = True,
+    ) -> None:
+        from engine.models import named_models
+
+        self.directory = directory
+        self.run_id = run_id
+        self.root_name = getattr(model, "name", None) or "model"
+        self.models = named_models(model)
+        self.optimizers = optimizers
+        self.trainer_state = trainer_state
+        self.is_main_process = is_main_process
+
+    def save(
+        self,
+        tag: str,
+        iteration: TrainingIteration,
+        *,
+        weights: bool = True,
+        optim: bool = False,
+        trainer: bool = False,
+        model_names: Sequence[str] | None = None,
+        model_info: str | None = None,
+        state_dicts: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> pathlib.Path | None:
+        """Save one checkpoint tagged ``tag`` and return its manifest (``None`` off rank 0).
+
+        Args:
+            tag: ``E1_U4_S16``, ``latest``, ``last``, ``best_model.loss.val.total``, ...
+            iteration: the iteration the state belongs to (stored in every file and the manifest).
+            weights: write ``{model}[_{info}]_cp={tag}_model.th`` for every selected model.
+            optim: write ``{model}_cp={tag}_optim.th`` for every selected model with an optimizer.
+            trainer: write ``{root}_cp={tag}_trainer.th`` (everything an exact resume needs).
+            model_names: save only these models (``None`` or empty: all).
+            model_info: inserted into weight file names, e.g. ``ema=0.999``.
+            state_dicts: model name -> weights to save instead of the model's own (EMA shadows).
+            extra: more keys for the weight files (e.g. ``{"ema": 0.999}``).
+        """
+        trainer_state = self.trainer_state() if trainer else None  # computed on every rank (may all-reduce)
+        if not self.is_main_process:
+            return None
+        files: dict[str, Any] = {}
+        for name, model in self.models.items():
+            if model_names and name not in model_names:
+                continue
+            if weights:
+                state = state_dicts[name] if state_dicts and name in state_dicts else model.state_dict()
+                files[f"{file_stem(name, tag, model_info)}_model.th"] = {
+                    "state_dict": {key: value.detach().cpu() for key, value in state.items()},
+                    "checkpoint_tag": tag,
+                    "training_iteration": iteration.as_dict(),
+                    "run_id": self.run_id,
+                    "model_config": model_config_of(model),
+                    **(extra or {}),
+                }
+            if optim and name in self.optimizers:
+                files[f"{file_stem(name, tag)}_optim.th"] = self.optimizers[name].state_dict()
+        if trainer_state is not None:
+            files[f"{file_stem(self.root_name, tag)}_trainer.th"] = trainer_state
+        if not files:
+            return None
+        return save_checkpoint(self.directory, file_stem(self.root_name, tag, model_info), files, iteration)
+
+
+def model_config_of(model: torch.nn.Module) -> dict[str, Any] | None:
+    """The model's config as plain data (stored with its weights so a checkpoint says what it holds)."""
+    from noether.core.config import unstructure
+
+    config = getattr(model, "config", None)
+    return unstructure(config) if config is not None else None

@@ -1,0 +1,85 @@
+"""Console scripts: ``noether-train CONFIG [key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from noether.core.config import ConfigError
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """Train from a YAML config; problems with the config are printed one per line (exit status 2)."""
+    parser = argparse.ArgumentParser(
+        prog="noether-train",
+        description="Train a model from a YAML config. Overrides use dotted paths: trainer.max_epochs=5, "
+        "optimizer=sgd (a config group), +new.key=1, ~key (delete).",
+    )
+    parser.add_argument("config", help="the YAML config file, e.g. examples/poisson/train.yaml")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides applied after composition")
+    arguments = parser.parse_args(argv)
+    sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
+    from engine.run import run
+
+    try:
+        result = run(arguments.config, arguments.overrides)
+    except ConfigError as exc:
+        print(f"{arguments.config}: {len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"noether-train: {exc}", file=sys.stderr)
+        return 2
+    print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\ntensorboard --logdir {result.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(train_main())
+
+
+def schedule_main(argv: Sequence[str] | None = None) -> int:
+    """Preview a run's learning-rate and weight-decay curves per model and param group, without training."""
+    parser = argparse.ArgumentParser(
+        prog="noether-schedule",
+        description="Print the learning rate and weight decay of every param group at the first, warmup-end, "
+        "middle and last updates of the run a config describes; optionally write all updates as CSV and a PNG plot.",
+    )
+    parser.add_argument("config", help="the YAML config file")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for noether-train")
+    parser.add_argument("--dataset-length", type=int, metavar="N",
+                        help="samples in the train dataset (default: build the dataset and ask it)")
+    parser.add_argument("--csv", metavar="FILE", help="write every update's values to this CSV file")
+    parser.add_argument("--plot", metavar="FILE.png", help="plot the curves to this PNG file (needs matplotlib)")
+    arguments = parser.parse_args(argv)
+    sys.path.insert(0, os.getcwd())
+    if arguments.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            print("noether-schedule: --plot needs matplotlib; install it with: pip install 'noether-engine[plot]'",
+                  file=sys.stderr)
+            return 2
+    from engine.preview import schedule_preview
+
+    try:
+        curves, plan = schedule_preview(arguments.config, arguments.overrides, dataset_length=arguments.dataset_length)
+    except ConfigError as exc:
+        print(f"{arguments.config}: {len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 2
+    from noether.core.schedules.preview import curves_csv, preview_table
+
+    print(preview_table(curves, plan), end="")
+    if arguments.csv:
+        with open(arguments.csv, "w", encoding="utf-8") as file:
+            file.write(curves_csv(curves, plan))
+        print(f"wrote {arguments.csv}")
+    if arguments.plot:
+        from engine.preview import plot_curves
+
+        plot_curves(curves, plan, arguments.plot)
+        print(f"wrote {arguments.plot}")
+    return 0

@@ -1,0 +1,259 @@
+"""From a validated config to a trained model: build the components, plan, train, and report.
+
+``run(config)`` is the whole job, top to bottom: every step is one call, so the order of a run can be read
+here. Everything that can be checked before the first update is checked before it.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from noether.core import config as core_config
+from noether.core.config import ConfigError, Issue
+from noether.core.schemas import ConfigSchema
+from noether.core.schemas._checks import FieldProblem
+from noether.core.training import TrainingIteration, check_plan
+
+from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
+from engine.checkpoint import CheckpointWriter
+from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
+from engine.distributed import rank, world_size
+from engine.kinds import import_kind, resolve_kind
+from engine.models import Model, freeze, named_models, trained_models
+from engine.optimizer import OptimizerWrapper
+from engine.precision import autocast_and_scaler
+from engine.trackers import LogWriter, make_tracker
+from engine.trainer import BaseTrainer, Loop, train
+
+TRAIN_DATASET_KEY = "train"
+"""The dataset the model is trained on; other keys are for callbacks (validation, test)."""
+
+
+@attrs.frozen
+class RunResult:
+    """What a finished run leaves behind."""
+
+    run_id: str
+    """The id of this run (a resumed run gets a new one)."""
+    run_dir: pathlib.Path
+    """``<output_path>/<run_id>[/<stage_name>]``: resolved config, checkpoints, TensorBoard events, metrics."""
+    iteration: TrainingIteration
+    """Where training ended."""
+    metrics: dict[str, float]
+    """The last value of every logged scalar."""
+
+
+def component_config_class(kind: str, base: type) -> type | None:
+    """The config class a component declares (``config_schema``), for ``load_config``'s hook."""
+    try:
+        component = import_kind(kind, path="kind")
+    except ConfigError as exc:
+        raise FieldProblem(exc.issues[0].message, "kind") from None
+    return getattr(component, "config_schema", None)
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), schema: type = ConfigSchema) -> Any:
+    """``noether.core.config.load_config`` that also structures each component's fields into the config class
+    the component declares (``config_schema = MyModelConfig`` on a model, dataset or trainer class)."""
+    return core_config.load_config(path, overrides, schema, config_class_for=component_config_class)
+
+
+def new_run_id() -> str:
+    """A fresh run id: local time and a random suffix, e.g. ``2026-11-21_14-03-59_a3f9``."""
+    return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(2)
+
+
+def select_device(config: ConfigSchema) -> torch.device:
+    """The device from ``accelerator`` (``None``: CUDA, else MPS, else CPU) and ``devices`` (first listed)."""
+    accelerator = config.accelerator
+    if accelerator is None:
+        accelerator = "gpu" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if accelerator == "gpu":
+        if not torch.cuda.is_available():
+            raise ConfigError([Issue("accelerator", "no CUDA device is available (got 'gpu'); use 'cpu' or leave it unset")])
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        indices = [int(index) for index in config.devices.split(",")] if config.devices else list(range(torch.cuda.device_count()))
+        return torch.device("cuda", indices[local % len(indices)])
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError([Issue("accelerator", "MPS is not available on this machine (got 'mps')")])
+    return torch.device("mps" if accelerator == "mps" else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so that model initialisation is reproducible."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[str, Dataset], Model, BaseTrainer]:
+    """Import and construct the datasets, the model (on ``device``) and the trainer; every kind problem at once."""
+    issues: list[Issue] = []
+
+    def resolved(kind: str, base: type, path: str) -> type | None:
+        try:
+            return resolve_kind(kind, base, path=path)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            return None
+
+    dataset_classes = {key: resolved(ds.kind, Dataset, f"datasets.{key}.kind") for key, ds in config.datasets.items()}
+    model_class = resolved(config.model.kind, torch.nn.Module, "model.kind")
+    trainer_class = resolved(config.trainer.kind, BaseTrainer, "trainer.kind")
+    if TRAIN_DATASET_KEY not in config.datasets:
+        issues.append(Issue("datasets", f"needs a '{TRAIN_DATASET_KEY}' dataset (got {sorted(config.datasets)})"))
+    if issues:
+        raise ConfigError(issues)
+    datasets = {key: build_dataset(dataset_classes[key], ds, seed=config.seed) for key, ds in config.datasets.items()}
+    model = model_class(config.model).to(device)
+    for leaf in named_models(model).values():
+        if getattr(leaf, "is_frozen", False):
+            freeze(leaf)
+    return datasets, model, trainer_class(config.trainer)
+
+
+def build_optimizers(model: torch.nn.Module) -> dict[str, OptimizerWrapper]:
+    """One ``OptimizerWrapper`` per trained (sub)model; every optimizer problem at once."""
+    optimizers, issues = {}, []
+    for name, leaf in trained_models(model).items():
+        path = "model.optimizer_config" if leaf is model else f"model.{name.split('.', 1)[-1]}.optimizer_config"
+        try:
+            optimizers[name] = OptimizerWrapper(leaf, leaf.optimizer_config, path=path)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise ConfigError(issues)
+    return optimizers
+
+
+def run_directory(config: ConfigSchema, run_id: str) -> pathlib.Path:
+    """``<output_path>/<run_id>[/<stage_name>]``."""
+    run_dir = pathlib.Path(config.output_path) / run_id
+    return run_dir / config.stage_name if config.stage_name else run_dir
+
+
+def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ()) -> RunResult:
+    """Train a model from a config object or a YAML file (with ``key=value`` overrides).
+
+    Raises:
+        ConfigError: everything wrong with the config that can be known before the first update.
+    """
+    if not isinstance(config, ConfigSchema):
+        config = load_config(config, overrides)
+    elif overrides:
+        raise ValueError("overrides apply to YAML files; change a config object with attrs.evolve")
+    device = select_device(config)
+    autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
+    seed_everything(config.seed)
+    datasets, model, trainer = build_components(config, device)
+    plan = check_plan(config, len(datasets[TRAIN_DATASET_KEY]), world_size())
+    optimizers = build_optimizers(model)
+    callbacks = make_callbacks(config.trainer.callbacks)
+    if config.trainer.add_default_callbacks:
+        callbacks += default_callbacks(config.trainer, plan, device)
+    if config.trainer.add_trainer_callbacks:
+        callbacks += trainer.trainer_callbacks()
+    check_checkpoint_keys(callbacks)
+
+    run_id = config.run_id or new_run_id()
+    config = attrs.evolve(config, run_id=run_id, accelerator={"cuda": "gpu"}.get(device.type, device.type))
+    run_dir = run_directory(config, run_id)
+    is_main = rank() == 0
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config_yaml = core_config.to_yaml(config)
+        (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        (run_dir / "param_groups.txt").write_text(
+            "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
+    tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id)
+    writer = LogWriter(tracker, run_dir / "metrics.jsonl" if is_main else None)
+    if is_main:
+        tracker.log_config(config_yaml, hyperparameters(config))
+    loop = Loop(iteration=plan.start)
+
+    def trainer_state() -> dict[str, Any]:
+        return {
+            "training_iteration": loop.iteration.as_dict(),
+            "consecutive_nonfinite": loop.consecutive_nonfinite,
+            "callback_state_dicts": {c.checkpoint_key: c.state_dict() for c in callbacks if c.state_dict() is not None},
+            "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},
+            "run_id": run_id,
+        }
+
+    checkpoints = CheckpointWriter(run_dir / "checkpoints", run_id=run_id, model=model, optimizers=optimizers,
+                                   trainer_state=trainer_state, is_main_process=is_main)
+    context = RunContext(trainer=trainer, model=model, optimizers=optimizers, datasets=datasets, plan=plan,
+                         writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
+                         is_main_process=is_main, num_workers=config.num_workers or 0)
+    for callback in callbacks:
+        callback.setup(context)
+    if is_main:
+        print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
+              f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}; "
+              f"output in {run_dir}")
+
+    sampler = UpdateBatchSampler(
+        dataset_length=plan.dataset_length, effective_batch_size=plan.effective_batch_size,
+        micro_batch_sizes=plan.micro_batch_sizes, updates_per_epoch=plan.updates_per_epoch, seed=config.seed,
+        start_update=loop.iteration.update, end_update=plan.total_updates, rank=rank(), world_size=world_size(),
+    )
+    loader = make_train_loader(datasets[TRAIN_DATASET_KEY], sampler, num_workers=config.num_workers or 0,
+                               seed=config.seed, pin_memory=device.type == "cuda")
+    forward_model = torch.compile(model) if config.trainer.use_torch_compile else model
+    try:
+        from engine.trainer import run_hooks
+
+        model.eval()
+        run_hooks(callbacks, "before_training", loop.iteration)
+        if plan.total_updates <= loop.iteration.update:  # nothing to train: evaluate once
+            run_hooks([c for c in callbacks if hasattr(c, "at_eval")], "at_eval", loop.iteration)
+            writer.flush(loop.iteration)
+        else:
+            train(context, callbacks, iter(loader), forward_model=forward_model, autocast=autocast,
+                  grad_scaler=grad_scaler, loop=loop)
+        model.eval()
+        run_hooks(callbacks, "after_training", loop.iteration)
+        writer.flush(loop.iteration)
+    finally:
+        writer.close(run_dir / "summary.json" if is_main else None)
+    if is_main:
+        print(f"done at {loop.iteration}; outputs in {run_dir}")
+    return RunResult(run_id=run_id, run_dir=run_dir, iteration=loop.iteration, metrics=dict(writer.latest))
+
+
+def check_checkpoint_keys(callbacks: Sequence[Callback]) -> None:
+    """Two stateful callbacks with the same checkpoint key would overwrite each other's resume state."""
+    seen: dict[str, Callback] = {}
+    for callback in callbacks:
+        if callback.state_dict() is None:
+            continue
+        key = callback.checkpoint_key
+        if key in seen:
+            raise ConfigError([Issue("trainer.callbacks", f"two stateful callbacks share the checkpoint key {key!r}: "
+                                     f"{seen[key]} and {callback}; set a unique 'id' on each")])
+        seen[key] = callback
+
+
+def hyperparameters(config: ConfigSchema) -> dict[str, Any]:
+    """The flat scalar leaves of the config (``trainer.max_epochs``, ``model.optimizer_config.lr``, ...)."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(node, (int, float, str, bool)):
+            flat[prefix] = node
+
+    walk(core_config.unstructure(config), "")
+    return flat

@@ -1,0 +1,68 @@
+"""Collect the scalars of one update, then hand them to the tracker and to ``<run_dir>/metrics.jsonl`` at once."""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from typing import Any
+
+from noether.core.training import TrainingIteration
+
+from engine.trackers.base import Tracker
+
+
+class LogWriter:
+    """The one place callbacks log to.
+
+    Scalars logged while handling an update are cached and written together by ``flush`` (one tracker call
+    and one JSON line per update), so a callback can read what an earlier callback logged for the same
+    update (``current``), e.g. the best-checkpoint callback reading the validation loss.
+    """
+
+    def __init__(self, tracker: Tracker, metrics_path: pathlib.Path | None) -> None:
+        self.tracker = tracker
+        self.current: dict[str, float] = {}
+        """Scalars logged for the update being handled (cleared by ``flush``)."""
+        self.latest: dict[str, float] = {}
+        """The last value of every scalar logged in this run."""
+        self.summary: dict[str, Any] = {}
+        """One-off facts of the run (parameter counts, dataset sizes, total train time)."""
+        self._metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path is not None else None
+
+    def add_scalar(self, key: str, value: Any, iteration: TrainingIteration) -> None:
+        """Cache ``value`` (a number or a 0-d tensor) under ``key`` for the update of ``iteration``.
+
+        Raises:
+            KeyError: ``key`` was already logged for this update (two callbacks writing the same key).
+        """
+        key = key.rstrip("/")
+        if key in self.current:
+            raise KeyError(f"key {key!r} was already logged for update {iteration.update}")
+        self.current[key] = float(value.item() if hasattr(value, "item") else value)
+
+    def add_summary(self, key: str, value: Any) -> None:
+        """Record a one-off fact of the run (shown in the run's ``summary.json``)."""
+        self.summary[key] = value
+
+    def flush(self, iteration: TrainingIteration) -> None:
+        """Send the cached scalars to the tracker and ``metrics.jsonl`` at x = ``iteration.update``."""
+        if not self.current:
+            return
+        self.tracker.log(iteration.update, self.current)
+        if self._metrics is not None:
+            record = {"epoch": iteration.epoch, "update": iteration.update, "sample": iteration.sample}
+            record.update((key, value if math.isfinite(value) else str(value)) for key, value in self.current.items())
+            self._metrics.write(json.dumps(record) + "\n")
+        self.latest.update(self.current)
+        self.current = {}
+
+    def close(self, summary_path: pathlib.Path | None = None) -> None:
+        """Flush the tracker, write ``summary.json`` and close the files."""
+        self.tracker.flush()
+        self.tracker.close()
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
+        if summary_path is not None and self.summary:
+            summary_path.write_text(json.dumps(self.summary, indent=2, default=str) + "\n", encoding="utf-8")

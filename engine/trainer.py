@@ -1,0 +1,273 @@
+"""The training loop: ``BaseTrainer`` turns micro-batches into losses and runs updates in the order of
+DESIGN.md section 4.2. Users subclass it and implement ``loss_compute``; the loop itself is not overridden.
+
+Gradient accumulation is weighted by items so that K micro-batches give the full batch's gradient:
+a mean loss over ``b_k`` items is scaled by ``b_k / B`` before its backward pass (``B`` = items of the update);
+a ``LossOutput`` (a sum over ``count`` items, e.g. tokens) is back-propagated unscaled and the accumulated
+gradients are divided by the update's total count before the optimizer step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import torch
+
+from noether.core.schemas import BaseTrainerConfig
+from noether.core.training import TrainingIteration
+
+from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
+
+
+@attrs.frozen
+class LossOutput:
+    """A loss summed over a micro-batch's items (tokens, points, ...), for losses whose item count varies.
+
+    The engine divides the update's gradient by the sum of ``count`` over its micro-batches, so the result
+    equals the gradient of ``sum(total) / sum(count)`` over the whole batch.
+    """
+
+    total: torch.Tensor
+    """Scalar tensor: the loss summed over the micro-batch's items."""
+    count: int | torch.Tensor
+    """Number of items summed into ``total``."""
+    parts: Mapping[str, torch.Tensor] = attrs.field(factory=dict)
+    """Named parts of ``total`` (also sums over items), logged as ``loss/online/<name>``."""
+
+
+@attrs.frozen
+class StepResult:
+    """What one micro-batch produced: the objective to back-propagate and the losses to log."""
+
+    objective: torch.Tensor
+    """Scalar: a mean over the micro-batch (``is_sum`` False) or a sum over ``count`` items (``is_sum`` True)."""
+    count: int | torch.Tensor
+    """Items in the micro-batch (samples for mean losses, ``LossOutput.count`` for sums)."""
+    is_sum: bool
+    """True for a ``LossOutput``."""
+    losses: Mapping[str, torch.Tensor]
+    """Detached per-item mean losses: ``total`` and every named part."""
+    outputs: Any
+    """The model's outputs (for callbacks that track additional outputs)."""
+
+
+class BaseTrainer:
+    """Base of user trainers: split a batch into model inputs and targets, compute the loss.
+
+    Subclasses implement ``loss_compute(outputs, targets)``; they may declare ``config_schema`` (an attrs
+    subclass of ``BaseTrainerConfig``) and add callbacks with ``trainer_callbacks``.
+    """
+
+    config_schema: ClassVar[type] = BaseTrainerConfig
+
+    def __init__(self, config: BaseTrainerConfig) -> None:
+        self.config = config
+
+    # ----- what users override ---------------------------------------------------------------------------
+    def loss_compute(self, outputs: Any, targets: dict[str, Any]) -> torch.Tensor | dict[str, torch.Tensor] | LossOutput:
+        """Return the loss of a micro-batch: a scalar tensor (mean over items), a dict of scalar tensors (summed
+        into the total) or a ``LossOutput`` (sums over a varying number of items)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement loss_compute(outputs, targets)")
+
+    def trainer_callbacks(self) -> list[Callback]:
+        """Callbacks this trainer always adds after the configured and default ones."""
+        return []
+
+    # ----- one micro-batch -------------------------------------------------------------------------------
+    def train_step(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> StepResult:
+        """Forward ``batch``'s ``forward_properties`` through ``model`` and compute the loss on its
+        ``target_properties``."""
+        forward_properties = self.config.forward_properties or getattr(getattr(model, "config", None), "forward_properties", ())
+        outputs = model(**{key: batch[key] for key in forward_properties})
+        loss = self.loss_compute(outputs, {key: batch[key] for key in self.config.target_properties or ()})
+        return self._step_result(loss, outputs, _batch_items(batch))
+
+    def _step_result(self, loss: Any, outputs: Any, items: int) -> StepResult:
+        match loss:
+            case LossOutput(total=total, count=count, parts=parts):
+                _check_scalar(total, "LossOutput.total")
+                per_item = {"total": total.detach() / count, **{k: v.detach() / count for k, v in parts.items()}}
+                return StepResult(total, count, True, per_item, outputs)
+            case torch.Tensor():
+                _check_scalar(loss, "the loss")
+                return StepResult(loss, items, False, {"total": loss.detach()}, outputs)
+            case Mapping() if loss:
+                for name, value in loss.items():
+                    _check_scalar(value, f"loss {name!r}")
+                total = sum(loss.values())
+                return StepResult(total, items, False, {"total": total.detach(), **{k: v.detach() for k, v in loss.items()}}, outputs)
+        raise TypeError(
+            f"{type(self).__name__}.loss_compute must return a scalar tensor, a non-empty dict of scalar tensors "
+            f"or an engine.LossOutput (got {type(loss).__name__})"
+        )
+
+
+def _check_scalar(value: Any, what: str) -> None:
+    if not isinstance(value, torch.Tensor) or value.ndim != 0:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"{what} must be a scalar tensor (got {shape}); reduce it, e.g. with .mean()")
+
+
+def _batch_items(batch: Mapping[str, Any]) -> int:
+    for value in batch.values():
+        if isinstance(value, torch.Tensor) and value.ndim > 0:
+            return value.shape[0]
+    raise ValueError("cannot count the items of a batch without tensors; return an engine.LossOutput with a count")
+
+
+@attrs.define
+class Loop:
+    """The mutable state of a running loop, owned by ``train``: what a resume must restore besides weights."""
+
+    iteration: TrainingIteration
+    consecutive_nonfinite: int = 0
+    """Updates skipped in a row because a loss was NaN or Inf."""
+    stop_reason: str | None = None
+    """``early_exit`` or ``signal`` when training ended before the plan's end."""
+
+
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move every tensor of ``batch`` to ``device`` (no copy when it is already there)."""
+    return {key: value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
+
+
+def accumulation_context(model: torch.nn.Module, is_last_micro_batch: bool) -> contextlib.AbstractContextManager:
+    """DDP's ``no_sync`` for all but the last micro-batch of an update: gradients are all-reduced once."""
+    if not is_last_micro_batch and isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+def run_hooks(callbacks: Sequence[Callback], hook: str, iteration: TrainingIteration) -> bool:
+    """Call ``hook(iteration)`` on every callback that has it, under ``no_grad``; return True if one asked
+    to stop early. The first other error is re-raised after the remaining callbacks ran."""
+    stop, error = False, None
+    with torch.no_grad():
+        for callback in callbacks:
+            method = getattr(callback, hook, None)
+            if method is None:
+                continue
+            try:
+                method(iteration)
+            except EarlyStop:
+                stop = True
+            except Exception as exc:  # noqa: BLE001 - the other callbacks still run, then the first error is raised
+                error = error or exc
+    if error is not None:
+        raise error
+    return stop
+
+
+def train(
+    run: RunContext,
+    callbacks: Sequence[Callback],
+    micro_batches: Iterator[Mapping[str, Any]],
+    *,
+    forward_model: torch.nn.Module,
+    autocast: Any,
+    grad_scaler: torch.amp.GradScaler | None,
+    loop: Loop,
+    should_stop: Any = lambda: False,
+) -> Loop:
+    """Run the updates ``loop.iteration.update .. plan.total_updates`` (DESIGN.md section 4.2).
+
+    Args:
+        run: the run's fixed objects (plan, model, optimizers, writer, ...).
+        callbacks: every callback, configured ones first; periodic ones get the per-update hooks.
+        micro_batches: an iterator over the run's micro-batches in order, starting at this update.
+        forward_model: the model to call (the DDP / compiled wrapper of ``run.model`` or the model itself).
+        autocast: a factory of the forward pass's autocast context.
+        grad_scaler: the float16 loss scaler, or ``None``.
+        loop: counters to continue from; updated in place and returned.
+        should_stop: called after every update; True ends training (a signal was received).
+    """
+    plan, trainer, model, writer = run.plan, run.trainer, run.model, run.writer
+    optimizers = tuple(run.optimizers.values())
+    periodic = [callback for callback in callbacks if isinstance(callback, PeriodicCallback)]
+    update_items = plan.batch_size_per_device
+    micro_batch_weights = [size / update_items for size in plan.micro_batch_sizes]
+    last_micro_batch = len(micro_batch_weights) - 1
+    skip_nonfinite = trainer.config.skip_nan_loss
+    device = run.device
+    on_cpu = device.type == "cpu"
+    intervals = {"update", "epoch"}
+
+    forward_model.train()
+    for update in range(loop.iteration.update, plan.total_updates):
+        # 1. learning rate and weight decay of this update
+        positions = {interval: plan.schedule_position(update, interval) for interval in intervals}
+        for optimizer in optimizers:
+            optimizer.schedule_step(positions.__getitem__)
+        # 2. micro-batches: forward, weighted backward, tracking
+        started = time.perf_counter()
+        data_wait, summed_items, nonfinite = 0.0, 0, False
+        for index, weight in enumerate(micro_batch_weights):
+            fetch_started = time.perf_counter()
+            batch = next(micro_batches)
+            data_wait += time.perf_counter() - fetch_started
+            if not on_cpu:
+                batch = to_device(batch, device)
+            with accumulation_context(forward_model, index == last_micro_batch):
+                with autocast():
+                    result = trainer.train_step(forward_model, batch)
+                if skip_nonfinite and not nonfinite and not bool(torch.isfinite(result.objective)):
+                    nonfinite = True  # later micro-batches of this update are still consumed, not back-propagated
+                if not nonfinite and not model_is_frozen(model):
+                    objective = result.objective if result.is_sum else result.objective * weight
+                    (grad_scaler.scale(objective) if grad_scaler is not None else objective).backward()
+            if result.is_sum:
+                summed_items += result.count
+            with torch.no_grad():
+                for callback in periodic:
+                    callback.track_after_accumulation_step(loop.iteration, batch, result.losses, result.outputs)
+        # 3. optimizer step (or skip), then clear gradients
+        if nonfinite:
+            loop.consecutive_nonfinite += 1
+            if loop.consecutive_nonfinite > trainer.config.skip_nan_loss_max_count:
+                raise RuntimeError(
+                    f"{loop.consecutive_nonfinite} updates in a row had a NaN or Inf loss "
+                    f"(trainer.skip_nan_loss_max_count is {trainer.config.skip_nan_loss_max_count})"
+                )
+        else:
+            loop.consecutive_nonfinite = 0
+            if summed_items:
+                divide_gradients(model, summed_items)
+            for optimizer in optimizers:
+                optimizer.step(grad_scaler)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        # 4. counters, callbacks, stop checks
+        loop.iteration = iteration = plan.iteration_at(update + 1)
+        times = {"data_wait": data_wait, "update": time.perf_counter() - started}
+        with torch.no_grad():
+            for callback in periodic:
+                callback.track_after_update_step(iteration, times)
+        stop = run_hooks(periodic, "after_update", iteration)
+        if plan.is_epoch_end(update + 1):
+            stop = run_hooks(periodic, "after_epoch", iteration) or stop
+        writer.flush(iteration)
+        if stop:
+            loop.stop_reason = "early_exit"
+            break
+        if should_stop():
+            loop.stop_reason = "signal"
+            break
+    return loop
+
+
+def model_is_frozen(model: torch.nn.Module) -> bool:
+    """True for a frozen ``engine.Model`` (no backward at all)."""
+    return bool(getattr(model, "is_frozen", False))
+
+
+def divide_gradients(model: torch.nn.Module, count: int | torch.Tensor) -> None:
+    """Divide every accumulated gradient by the update's item count (for ``LossOutput`` sums)."""
+    gradients = [parameter.grad for parameter in model.parameters() if parameter.grad is not None]
+    if gradients:
+        torch._foreach_div_(gradients, float(count) if not isinstance(count, torch.Tensor) else count.to(gradients[0].dtype))
+
+
