@@ -19,12 +19,18 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("config", help="the YAML config file, e.g. examples/poisson/train.yaml")
     parser.add_argument("overrides", nargs="*", help="key=value overrides applied after composition")
+    parser.add_argument("--allow-unsafe-resume", action="store_true",
+                        help="resume even if the model, optimizer kind or a dataset kind changed")
+    parser.add_argument("--nproc-per-node", type=int, metavar="N",
+                        help="start N processes on this machine with torchrun (DDP: gloo on CPU, nccl on GPUs)")
     arguments = parser.parse_args(argv)
+    if arguments.nproc_per_node is not None and "WORLD_SIZE" not in os.environ:
+        return launch_torchrun(arguments)
     sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
     from engine.run import run
 
     try:
-        result = run(arguments.config, arguments.overrides)
+        result = run(arguments.config, arguments.overrides, allow_unsafe_resume=arguments.allow_unsafe_resume)
     except ConfigError as exc:
         print(f"{arguments.config}: {len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}", file=sys.stderr)
         print(str(exc), file=sys.stderr)
@@ -33,7 +39,24 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         print(f"noether-train: {exc}", file=sys.stderr)
         return 2
     print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\ntensorboard --logdir {result.run_dir}")
-    return 0
+    return SIGNAL_EXIT_STATUS.get(result.stopped_by, 0)
+
+
+def launch_torchrun(arguments: argparse.Namespace) -> int:
+    """Re-run this command under ``torchrun --standalone --nproc-per-node N``; return torchrun's exit status."""
+    import subprocess
+
+    if arguments.nproc_per_node < 1:
+        print(f"noether-train: --nproc-per-node must be >= 1 (got {arguments.nproc_per_node})", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={arguments.nproc_per_node}", "-m", "engine.cli", arguments.config,
+               *arguments.overrides, *(["--allow-unsafe-resume"] if arguments.allow_unsafe_resume else [])]
+    return subprocess.call(command)
+
+
+SIGNAL_EXIT_STATUS = {"SIGTERM": 143, "SIGINT": 130}
+"""Exit status after a stop signal (128 + signal number), as shells and SLURM expect."""
 
 
 if __name__ == "__main__":

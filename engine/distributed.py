@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.distributed as dist
 
@@ -21,16 +23,89 @@ def world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
+def _all_reduce(tensor: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
+    # nccl reduces CUDA tensors only: CPU values (counters, logged means) travel through the current GPU
+    if dist.get_backend() == "nccl" and tensor.device.type != "cuda":
+        on_device = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+        dist.all_reduce(on_device, op=op)
+        tensor.copy_(on_device.cpu())
+    else:
+        dist.all_reduce(tensor, op=op)
+    return tensor
+
+
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum ``tensor`` over all processes (in place) and return it."""
-    if is_distributed():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor
+    return _all_reduce(tensor, dist.ReduceOp.SUM) if is_distributed() else tensor
 
 
 def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     """Average ``tensor`` over all processes (in place) and return it."""
     if is_distributed():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        _all_reduce(tensor, dist.ReduceOp.SUM)
         tensor /= dist.get_world_size()
     return tensor
+
+
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+"""What torchrun sets for every process it starts."""
+
+
+def launched_by_torchrun(environ: dict[str, str] | None = None) -> bool:
+    """True when the process was started by torchrun (``WORLD_SIZE`` is set)."""
+    return "WORLD_SIZE" in (os.environ if environ is None else environ)
+
+
+def init_process_group(device: torch.device, environ: dict[str, str] | None = None) -> bool:
+    """Join torchrun's process group (gloo on CPU, nccl on CUDA); return True if this call initialised it.
+
+    Raises:
+        RuntimeError: torchrun's environment is incomplete (one line naming the missing variables).
+    """
+    environ = os.environ if environ is None else environ
+    if is_distributed() or not launched_by_torchrun(environ):
+        return False
+    missing = [name for name in TORCHRUN_VARIABLES if name not in environ]
+    if missing:
+        raise RuntimeError(f"distributed launch without {', '.join(missing)}: start the run with torchrun "
+                           "(or noether-train --nproc-per-node N), which sets them")
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+    return True
+
+
+def wrap_model(model: torch.nn.Module, device: torch.device, *, find_unused_parameters: bool,
+               static_graph: bool) -> torch.nn.Module:
+    """Wrap ``model`` in ``DistributedDataParallel`` when distributed (BatchNorm layers become SyncBatchNorm);
+    otherwise return it unchanged. A model without trainable parameters is not wrapped (nothing to sync)."""
+    if not is_distributed() or not any(p.requires_grad for p in model.parameters()):
+        return model
+    if any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm) for module in model.modules()):
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=find_unused_parameters, static_graph=static_graph,
+    )
+
+
+def max_over_processes(value: int) -> int:
+    """The largest ``value`` of all processes (one all-reduce when distributed), so all ranks decide alike."""
+    if not is_distributed():
+        return value
+    return int(_all_reduce(torch.tensor([value], dtype=torch.int64), dist.ReduceOp.MAX).item())
+
+
+def any_process(flag: bool) -> bool:
+    """True if ``flag`` is True on any process."""
+    return bool(max_over_processes(int(flag))) if is_distributed() else flag
+
+
+def broadcast_from_main(value: object) -> object:
+    """Rank 0's ``value`` on every process (e.g. a freshly generated run id)."""
+    if not is_distributed():
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]

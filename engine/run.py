@@ -10,7 +10,11 @@ import os
 import pathlib
 import random
 import secrets
+import signal
+import sys
+import threading
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,13 +31,29 @@ from noether.core.training import TrainingIteration, check_plan
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
-from engine.distributed import rank, world_size
+from engine.distributed import (
+    broadcast_from_main,
+    init_process_group,
+    max_over_processes,
+    rank,
+    world_size,
+    wrap_model,
+)
 from engine.kinds import import_kind, resolve_kind
 from engine.models import Model, freeze, named_models, trained_models
 from engine.optimizer import OptimizerWrapper
 from engine.precision import autocast_and_scaler
+from engine.resume import (
+    ResumePoint,
+    check_resumable_config,
+    find_resume_point,
+    load_optimizers,
+    load_weights,
+    restore_rng_state,
+    rng_state,
+)
 from engine.trackers import LogWriter, make_tracker
-from engine.trainer import BaseTrainer, Loop, train
+from engine.trainer import BaseTrainer, Loop, run_hooks, train
 
 TRAIN_DATASET_KEY = "train"
 """The dataset the model is trained on; other keys are for callbacks (validation, test)."""
@@ -51,6 +71,8 @@ class RunResult:
     """Where training ended."""
     metrics: dict[str, float]
     """The last value of every logged scalar."""
+    stopped_by: str | None = None
+    """Why training ended before the plan's end: ``early_exit``, ``SIGTERM``, ``SIGINT``; ``None`` otherwise."""
 
 
 def component_config_class(kind: str, base: type) -> type | None:
@@ -142,8 +164,14 @@ def run_directory(config: ConfigSchema, run_id: str) -> pathlib.Path:
     return run_dir / config.stage_name if config.stage_name else run_dir
 
 
-def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ()) -> RunResult:
+def run(
+    config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = (), *, allow_unsafe_resume: bool = False
+) -> RunResult:
     """Train a model from a config object or a YAML file (with ``key=value`` overrides).
+
+    With ``resume_run_id`` set, the run continues the ancestor run's checkpoint ``resume_checkpoint``
+    (default ``latest``) from its exact update under a new run id; unsafe config changes (model, optimizer
+    kind) are refused unless ``allow_unsafe_resume``.
 
     Raises:
         ConfigError: everything wrong with the config that can be known before the first update.
@@ -153,6 +181,15 @@ def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ())
     elif overrides:
         raise ValueError("overrides apply to YAML files; change a config object with attrs.evolve")
     device = select_device(config)
+    joined_process_group = init_process_group(device)
+    try:
+        return _run(config, device, allow_unsafe_resume)
+    finally:
+        if joined_process_group:
+            torch.distributed.destroy_process_group()
+
+
+def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) -> RunResult:
     autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
     seed_everything(config.seed)
     datasets, model, trainer = build_components(config, device)
@@ -165,10 +202,15 @@ def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ())
         callbacks += trainer.trainer_callbacks()
     check_checkpoint_keys(callbacks)
 
-    run_id = config.run_id or new_run_id()
+    run_id = config.run_id or broadcast_from_main(new_run_id())
     config = attrs.evolve(config, run_id=run_id, accelerator={"cuda": "gpu"}.get(device.type, device.type))
-    run_dir = run_directory(config, run_id)
+    resume_point = find_resume(config, model) if config.resume_run_id else None
     is_main = rank() == 0
+    loop = Loop(iteration=plan.start)
+    if resume_point is not None:
+        loop = resume(resume_point, config, model, optimizers, callbacks, grad_scaler, allow_unsafe_resume, is_main)
+        plan = plan.starting_at(min(loop.iteration.update, plan.total_updates))
+    run_dir = run_directory(config, run_id)
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         config_yaml = core_config.to_yaml(config)
@@ -179,7 +221,7 @@ def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ())
     writer = LogWriter(tracker, run_dir / "metrics.jsonl" if is_main else None)
     if is_main:
         tracker.log_config(config_yaml, hyperparameters(config))
-    loop = Loop(iteration=plan.start)
+    ancestors = [*resume_point.trainer_state.get("ancestors", []), config.resume_run_id] if resume_point and resume_point.trainer_state else []
 
     def trainer_state() -> dict[str, Any]:
         return {
@@ -187,7 +229,10 @@ def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ())
             "consecutive_nonfinite": loop.consecutive_nonfinite,
             "callback_state_dicts": {c.checkpoint_key: c.state_dict() for c in callbacks if c.state_dict() is not None},
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},
+            "rng": rng_state(),
+            "config": core_config.unstructure(config),
             "run_id": run_id,
+            "ancestors": ancestors,
         }
 
     checkpoints = CheckpointWriter(run_dir / "checkpoints", run_id=run_id, model=model, optimizers=optimizers,
@@ -199,36 +244,135 @@ def run(config: ConfigSchema | str | os.PathLike, overrides: Sequence[str] = ())
         callback.setup(context)
     if is_main:
         print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
-              f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}; "
-              f"output in {run_dir}")
+              f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
+              + (f", resuming {config.resume_run_id} at {loop.iteration}" if resume_point else "")
+              + f"; output in {run_dir}")
 
     sampler = UpdateBatchSampler(
         dataset_length=plan.dataset_length, effective_batch_size=plan.effective_batch_size,
         micro_batch_sizes=plan.micro_batch_sizes, updates_per_epoch=plan.updates_per_epoch, seed=config.seed,
-        start_update=loop.iteration.update, end_update=plan.total_updates, rank=rank(), world_size=world_size(),
+        start_update=loop.iteration.update, end_update=max(plan.total_updates, loop.iteration.update),
+        rank=rank(), world_size=world_size(),
     )
     loader = make_train_loader(datasets[TRAIN_DATASET_KEY], sampler, num_workers=config.num_workers or 0,
                                seed=config.seed, pin_memory=device.type == "cuda")
-    forward_model = torch.compile(model) if config.trainer.use_torch_compile else model
+    forward_model = wrap_model(model, device, find_unused_parameters=config.trainer.find_unused_params,
+                               static_graph=config.trainer.static_graph)
+    if config.trainer.use_torch_compile:
+        forward_model = torch.compile(forward_model)
+    stop_signal = StopSignal(config.trainer.save_on_sigint)
     try:
-        from engine.trainer import run_hooks
-
         model.eval()
         run_hooks(callbacks, "before_training", loop.iteration)
-        if plan.total_updates <= loop.iteration.update:  # nothing to train: evaluate once
+        if resume_point is not None and resume_point.trainer_state is not None:
+            restore_rng_state(resume_point.trainer_state["rng"])  # last: everything above may draw random numbers
+        if plan.total_updates <= plan.start.update and resume_point is None:  # nothing to train: evaluate once
             run_hooks([c for c in callbacks if hasattr(c, "at_eval")], "at_eval", loop.iteration)
             writer.flush(loop.iteration)
         else:
-            train(context, callbacks, iter(loader), forward_model=forward_model, autocast=autocast,
-                  grad_scaler=grad_scaler, loop=loop)
+            with stop_signal:
+                try:
+                    train(context, callbacks, iter(loader), forward_model=forward_model, autocast=autocast,
+                          grad_scaler=grad_scaler, loop=loop, should_stop=stop_signal.received)
+                except Exception:
+                    save_quietly(checkpoints, f"{loop.iteration}.error", loop.iteration)
+                    raise
+            if loop.stop_reason == "early_exit":
+                checkpoints.save(f"{loop.iteration}.early_exit", loop.iteration, weights=True, optim=True, trainer=True)
+            checkpoints.save("latest", loop.iteration, weights=True, optim=True, trainer=True)
         model.eval()
         run_hooks(callbacks, "after_training", loop.iteration)
         writer.flush(loop.iteration)
     finally:
         writer.close(run_dir / "summary.json" if is_main else None)
+    stopped_by = loop.stop_reason
+    if stopped_by == "signal":  # the signal may have reached another rank only: agree on which one
+        stopped_by = signal.Signals(max_over_processes(stop_signal.number or 0)).name
     if is_main:
-        print(f"done at {loop.iteration}; outputs in {run_dir}")
-    return RunResult(run_id=run_id, run_dir=run_dir, iteration=loop.iteration, metrics=dict(writer.latest))
+        if stopped_by in ("SIGTERM", "SIGINT"):
+            print(f"stopped by {stopped_by} at {loop.iteration}; resumable checkpoint 'latest' in "
+                  f"{run_dir / 'checkpoints'}; continue with resume_run_id={run_id}")
+        elif stopped_by == "early_exit":
+            print(f"stopped early at {loop.iteration} (checkpoint '{loop.iteration}.early_exit'); outputs in {run_dir}")
+        else:
+            print(f"done at {loop.iteration}; outputs in {run_dir}")
+    return RunResult(run_id=run_id, run_dir=run_dir, iteration=loop.iteration, metrics=dict(writer.latest),
+                     stopped_by=stopped_by)
+
+
+def save_quietly(checkpoints: CheckpointWriter, tag: str, iteration: TrainingIteration) -> None:
+    """Try to save an ``.error`` checkpoint while an exception propagates; never hide the original error."""
+    try:
+        checkpoints.save(tag, iteration, weights=True, optim=True, trainer=True)
+    except Exception as exc:  # noqa: BLE001 - the training error matters more than this one
+        warnings.warn(f"could not save the {tag!r} checkpoint: {exc}", stacklevel=2)
+
+
+class StopSignal:
+    """While active, SIGTERM (and SIGINT with ``save_on_sigint``) only set a flag: the loop finishes the
+    current update, a resumable checkpoint is written, ``after_training`` runs. The previous handlers come
+    back afterwards. Outside the main thread signals cannot be caught and nothing is installed."""
+
+    def __init__(self, save_on_sigint: bool) -> None:
+        self.signals = [signal.SIGTERM] + ([signal.SIGINT] if save_on_sigint else [])
+        self.number: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, number: int, _frame: Any) -> None:
+        self.number = number
+        print(f"received {signal.Signals(number).name}: stopping after the current update", file=sys.stderr, flush=True)
+
+    def received(self) -> bool:
+        """True once a stop signal arrived."""
+        return self.number is not None
+
+    def __enter__(self) -> StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {number: signal.signal(number, self._handle) for number in self.signals}
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+def find_resume(config: ConfigSchema, model: torch.nn.Module) -> ResumePoint:
+    """The ancestor run's checkpoint that this run continues from."""
+    if config.trainer.start_at_epoch is not None:
+        raise ConfigError([Issue("trainer.start_at_epoch", "cannot be combined with resume_run_id: a resumed run "
+                                 f"starts where its checkpoint ends (got {config.trainer.start_at_epoch})")])
+    ancestor = pathlib.Path(config.output_path) / config.resume_run_id
+    stage = config.resume_stage_name or config.stage_name
+    directory = (ancestor / stage if stage else ancestor) / "checkpoints"
+    root_name = getattr(model, "name", None) or "model"
+    return find_resume_point(directory, root_name, config.resume_checkpoint or "latest")
+
+
+def resume(point: ResumePoint, config: ConfigSchema, model: torch.nn.Module, optimizers: dict[str, OptimizerWrapper],
+           callbacks: Sequence[Callback], grad_scaler: torch.amp.GradScaler | None, allow_unsafe: bool,
+           is_main: bool) -> Loop:
+    """Load weights, optimizer, callback and scaler state from ``point``; return the loop counters to continue."""
+    state = point.trainer_state
+    if state is not None:
+        report = check_resumable_config(state["config"], core_config.unstructure(config), allow_unsafe=allow_unsafe)
+        if report and is_main:
+            print(f"resuming {config.resume_run_id} ({point.tag}) with a changed config:\n{report}")
+    load_weights(point, named_models(model))
+    exact = load_optimizers(point, optimizers) and state is not None
+    if state is None:
+        warnings.warn(f"checkpoint {point.tag!r} holds weights only: counters continue from {point.iteration}, "
+                      "optimizer, random and callback states start fresh (not an exact resume)", stacklevel=2)
+        return Loop(iteration=point.iteration)
+    stored = state["callback_state_dicts"]
+    for callback in callbacks:
+        if callback.state_dict() is not None and callback.checkpoint_key in stored:
+            callback.load_state_dict(stored[callback.checkpoint_key])
+    if grad_scaler is not None and state["grad_scaler"]:
+        grad_scaler.load_state_dict(state["grad_scaler"])
+    if not exact and is_main:
+        print("note: this resume is not exact (see the warning above)")
+    return Loop(iteration=TrainingIteration(**state["training_iteration"]),
+                consecutive_nonfinite=state["consecutive_nonfinite"])
 
 
 def check_checkpoint_keys(callbacks: Sequence[Callback]) -> None:

@@ -21,6 +21,7 @@ from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import TrainingIteration
 
 from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
+from engine.distributed import all_reduce_sum, any_process, world_size
 
 
 @attrs.frozen
@@ -137,6 +138,7 @@ def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
 
 def accumulation_context(model: torch.nn.Module, is_last_micro_batch: bool) -> contextlib.AbstractContextManager:
     """DDP's ``no_sync`` for all but the last micro-batch of an update: gradients are all-reduced once."""
+    model = getattr(model, "_orig_mod", model)  # torch.compile wraps the DDP module
     if not is_last_micro_batch and isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return model.no_sync()
     return contextlib.nullcontext()
@@ -214,17 +216,21 @@ def train(
             with accumulation_context(forward_model, index == last_micro_batch):
                 with autocast():
                     result = trainer.train_step(forward_model, batch)
-                if skip_nonfinite and not nonfinite and not bool(torch.isfinite(result.objective)):
-                    nonfinite = True  # later micro-batches of this update are still consumed, not back-propagated
-                if not nonfinite and not model_is_frozen(model):
+                if skip_nonfinite and not nonfinite:
+                    nonfinite = not bool(torch.isfinite(result.objective))
+                # every micro-batch is back-propagated, also after a non-finite one: under DDP all ranks must
+                # take part in the same gradient all-reduce; the update is dropped as a whole below
+                if not model_is_frozen(model):
                     objective = result.objective if result.is_sum else result.objective * weight
                     (grad_scaler.scale(objective) if grad_scaler is not None else objective).backward()
             if result.is_sum:
                 summed_items += result.count
             with torch.no_grad():
                 for callback in periodic:
-                    callback.track_after_accumulation_step(loop.iteration, batch, result.losses, result.outputs)
-        # 3. optimizer step (or skip), then clear gradients
+                    callback.track_after_accumulation_step(loop.iteration, batch, result.losses, result.outputs, result.count)
+        # 3. optimizer step (or skip, when any rank saw a NaN or Inf loss), then clear gradients
+        if skip_nonfinite:
+            nonfinite = any_process(nonfinite)
         if nonfinite:
             loop.consecutive_nonfinite += 1
             if loop.consecutive_nonfinite > trainer.config.skip_nan_loss_max_count:
@@ -234,8 +240,9 @@ def train(
                 )
         else:
             loop.consecutive_nonfinite = 0
-            if summed_items:
-                divide_gradients(model, summed_items)
+            if summed_items:  # LossOutput sums: normalise by the items of the whole update, over all ranks
+                divide_gradients(model, all_reduce_sum(torch.as_tensor(summed_items, dtype=torch.float64).clone())
+                                 / world_size())
             for optimizer in optimizers:
                 optimizer.step(grad_scaler)
         for optimizer in optimizers:
@@ -253,7 +260,7 @@ def train(
         if stop:
             loop.stop_reason = "early_exit"
             break
-        if should_stop():
+        if any_process(should_stop()):  # every rank stops after the same update
             loop.stop_reason = "signal"
             break
     return loop
@@ -268,6 +275,6 @@ def divide_gradients(model: torch.nn.Module, count: int | torch.Tensor) -> None:
     """Divide every accumulated gradient by the update's item count (for ``LossOutput`` sums)."""
     gradients = [parameter.grad for parameter in model.parameters() if parameter.grad is not None]
     if gradients:
-        torch._foreach_div_(gradients, float(count) if not isinstance(count, torch.Tensor) else count.to(gradients[0].dtype))
+        torch._foreach_div_(gradients, float(count))
 
 

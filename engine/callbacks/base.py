@@ -94,8 +94,9 @@ class PeriodicCallback(Callback):
         self.interval = interval if interval is not None else Interval.from_config(config)
 
     def track_after_accumulation_step(self, iteration: TrainingIteration, batch: Mapping[str, Any],
-                                      losses: Mapping[str, torch.Tensor], outputs: Any) -> None:
-        """Called after every micro-batch with its detached, unscaled losses (train mode, ``no_grad``)."""
+                                      losses: Mapping[str, torch.Tensor], outputs: Any, items: int | torch.Tensor) -> None:
+        """Called after every micro-batch with its detached, unscaled per-item mean losses and the number of items
+        they average over (samples, or a ``LossOutput``'s count), in train mode under ``no_grad``."""
 
     def track_after_update_step(self, iteration: TrainingIteration, times: Mapping[str, float]) -> None:
         """Called after every update with its wall-clock times in seconds (``data_wait``, ``update``)."""

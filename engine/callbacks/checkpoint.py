@@ -12,7 +12,10 @@ from engine.callbacks.base import PeriodicCallback
 class CheckpointCallback(PeriodicCallback):
     """Save ``E{e}_U{u}_S{s}`` checkpoints at every interval (weights, and the optimizer with ``save_optim``),
     overwrite ``latest`` (``save_latest_weights`` / ``save_latest_optim``) and save ``last`` after training.
-    The trainer state (for an exact resume) is saved with every checkpoint that holds weights or optimizer."""
+
+    The trainer state (for an exact resume) is saved with every checkpoint. ``latest`` always holds weights,
+    optimizer and trainer state when either latest flag is set, so it can always be resumed exactly (in
+    Noether the default flags leave ``latest`` without optimizer state, which cannot be resumed)."""
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -30,7 +33,8 @@ class CheckpointCallback(PeriodicCallback):
         if interval_type == "eval":
             return
         self._save(str(iteration), iteration, self.config.save_weights, self.config.save_optim)
-        self._save("latest", iteration, self.config.save_latest_weights, self.config.save_latest_optim)
+        if self.config.save_latest_weights or self.config.save_latest_optim:
+            self._save("latest", iteration, True, True)
 
     def after_training(self, iteration: TrainingIteration) -> None:
         """Save ``last`` with the same contents as the periodic checkpoints."""

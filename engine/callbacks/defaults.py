@@ -55,6 +55,7 @@ class ProgressCallback(PeriodicCallback):
     def __init__(self, interval: Interval) -> None:
         super().__init__(interval=interval)
         self._losses: list[torch.Tensor] = []
+        self._items: list[int | torch.Tensor] = []
         self._started = self._last_refresh = time.perf_counter()
         self._first_update = 0
         self._tty = sys.stdout.isatty()
@@ -65,9 +66,10 @@ class ProgressCallback(PeriodicCallback):
         self._first_update = iteration.update
 
     def track_after_accumulation_step(self, iteration: TrainingIteration, batch: Mapping[str, Any],
-                                      losses: Mapping[str, torch.Tensor], outputs: Any) -> None:
-        """Keep the micro-batch's total loss."""
-        self._losses.append(losses["total"])
+                                      losses: Mapping[str, torch.Tensor], outputs: Any, items: int | torch.Tensor) -> None:
+        """Keep the micro-batch's item-weighted total loss."""
+        self._losses.append(losses["total"] * items)
+        self._items.append(items)
 
     def track_after_update_step(self, iteration: TrainingIteration, times: Mapping[str, float]) -> None:
         """Refresh the terminal status line at most once a second."""
@@ -98,8 +100,8 @@ class ProgressCallback(PeriodicCallback):
         """Print the line with the mean loss since the previous line."""
         if interval_type == "eval" or not self.run.is_main_process:
             return
-        loss = torch.stack(self._losses).float().mean().item() if self._losses else None
-        self._losses = []
+        loss = (torch.stack(self._losses).double().sum() / float(sum(self._items))).item() if self._losses else None
+        self._losses, self._items = [], []
         validation = {k: v for k, v in self.run.writer.current.items() if k.startswith("loss/") and "/online/" not in k}
         extra = "".join(f" | {key} {value:.4g}" for key, value in validation.items())
         print(("\r" if self._tty else "") + self._line(iteration, loss) + extra + ("\x1b[K" if self._tty else ""), flush=True)

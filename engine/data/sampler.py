@@ -335,5 +335,8 @@ def make_eval_loader(
         collate_fn=sample_collate,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
+        # without its own generator, every iter() of a DataLoader draws a seed from torch's global RNG, which
+        # would shift the training's random numbers (dropout, augmentation) and break bit-exact resume
+        generator=torch.Generator().manual_seed(0),
     )
 

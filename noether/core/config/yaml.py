@@ -361,7 +361,22 @@ def apply_override(composed: Composed, override: Override, is_field: Any) -> Iss
         except (KeyError, IndexError, TypeError):
             return Issue(format_path(path[: depth + 1]), f"cannot override: {format_path(path[: depth + 1])!s} is not in the config", where)
     last = path[-1]
-    exists = (isinstance(parent, dict) and last in parent) or (isinstance(parent, list) and isinstance(last, int) and last < len(parent))
+    if isinstance(parent, list):
+        if isinstance(last, str) and last.isdigit():  # trainer.callbacks.3 means trainer.callbacks[3]
+            last = int(last)
+            path = (*path[:-1], last)
+        if not isinstance(last, int):
+            return Issue(format_path(path), f"cannot override: {format_path(path[:-1])} is a list; use an index like [0]", where)
+        if last > len(parent) or (last == len(parent) and override.prefix not in ("+", "++")):
+            return Issue(format_path(path), f"cannot override: the list has {len(parent)} items"
+                         + (f"; append with '+{override.key}=...'" if last == len(parent) else ""), where)
+        if last == len(parent):
+            parent.append(None)
+            exists = False
+        else:
+            exists = True
+    else:
+        exists = isinstance(parent, dict) and last in parent
     if override.prefix == "~":
         if not exists:
             return Issue(format_path(path), "cannot delete: the key is not in the config", where)

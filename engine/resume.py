@@ -1,0 +1,173 @@
+"""Exact resume: the random-number state of the process, finding the checkpoint a config asks to resume from,
+and restoring weights, optimizer, trainer and callback state so the run continues bit-for-bit.
+
+What makes a resume exact: the data order is a pure function of (seed, epoch) and the update number (the
+sampler starts at any update), and everything else that influences the next update is saved in
+``trainer.th``: counters, Python / NumPy / torch (and CUDA) random states, the grad scaler, callback
+states (EMA shadows, best values, early-stopping patience) and the non-finite counter.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import random
+import warnings
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from noether.core.config import ConfigError, Issue
+from noether.core.config.diff import UNSAFE, config_differences, describe_differences
+from noether.core.training import TrainingIteration
+
+from engine.checkpoint import MANIFEST_SUFFIX, file_stem, load_part, verified_files
+
+
+def rng_state() -> dict[str, Any]:
+    """The process's random states as tensors and plain values (loadable with ``weights_only=True``)."""
+    version, mt_state, gauss = random.getstate()
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(mt_state, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` returned."""
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["state"].tolist()), python["gauss"]))
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@attrs.frozen
+class ResumePoint:
+    """A verified checkpoint to continue from."""
+
+    directory: pathlib.Path
+    """The ancestor run's ``checkpoints`` directory."""
+    tag: str
+    """The checkpoint's tag (``latest`` resolved to the actual one)."""
+    files: dict[str, pathlib.Path]
+    """File name -> path of every file of the checkpoint."""
+    trainer_state: dict[str, Any] | None
+    """The ancestor's ``trainer.th`` (``None`` for a weights-only checkpoint such as ``best_model...``)."""
+    iteration: TrainingIteration
+    """Where the ancestor stopped."""
+
+
+def _manifest_record(manifest: pathlib.Path) -> tuple[str, TrainingIteration] | None:
+    import json
+
+    try:
+        iteration = TrainingIteration.from_string(json.loads(manifest.read_text(encoding="utf-8"))["iteration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return manifest.name, iteration
+
+
+def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> ResumePoint:
+    """Resolve ``resume_checkpoint`` to a verified checkpoint of ``root_model`` in ``directory``.
+
+    ``latest``: the newest verified checkpoint that holds trainer state. ``E3`` / ``U120`` / ``S4096``: the
+    earliest checkpoint at that epoch / update / sample. Any other tag (``last``, ``E1_U4_S16``,
+    ``best_model.loss.val.total``) must exist exactly.
+
+    Raises:
+        ConfigError: at ``resume_checkpoint`` (or ``resume_run_id`` when the run has no checkpoints), listing
+            the tags that exist.
+    """
+    prefix = file_stem(root_model, "")
+    manifests = sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else []
+    records = [record for record in map(_manifest_record, manifests) if record is not None]
+    tags = {name[len(prefix):-len(MANIFEST_SUFFIX)]: iteration for name, iteration in records}
+    resumable = {t: i for t, i in tags.items() if f"{file_stem(root_model, t)}_trainer.th" in _listed(directory, t, prefix)}
+    if tag == "latest":
+        candidates = sorted(resumable, key=lambda t: (tags[t].update, t != "latest"), reverse=True)
+    elif tag in tags:
+        candidates = [tag]
+    else:
+        wanted = TrainingIteration.find_in(tag) if "_" in tag else _minimal(tag)
+        if wanted is None:
+            candidates = []
+        else:
+            field = wanted.specified_fields[0] if not wanted.is_fully_specified else None
+            matches = [t for t in resumable if (tags[t] == wanted if field is None else
+                                                getattr(tags[t], field) == getattr(wanted, field))]
+            candidates = sorted(matches, key=lambda t: (tags[t].update, t in ("latest", "last")))
+    for candidate in candidates:
+        files = verified_files(directory / f"{prefix}{candidate}{MANIFEST_SUFFIX}")
+        if files is None:
+            continue
+        trainer_file = files.get(f"{file_stem(root_model, candidate)}_trainer.th")
+        trainer_state = load_part(trainer_file) if trainer_file else None
+        return ResumePoint(directory, candidate, files, trainer_state, tags[candidate])
+    path = "resume_checkpoint" if tags else "resume_run_id"
+    known = ", ".join(sorted(tags)) or f"none: {directory} holds no verified checkpoint"
+    raise ConfigError([Issue(path, f"no verified checkpoint {tag!r} to resume from (available: {known})")])
+
+
+def _listed(directory: pathlib.Path, tag: str, prefix: str) -> set[str]:
+    files = verified_files(directory / f"{prefix}{tag}{MANIFEST_SUFFIX}")
+    return set(files or ())
+
+
+def _minimal(tag: str) -> TrainingIteration | None:
+    fields = {"E": "epoch", "U": "update", "S": "sample"}
+    if len(tag) > 1 and tag[0] in fields and tag[1:].isdigit():
+        return TrainingIteration(**{fields[tag[0]]: int(tag[1:])})
+    return None
+
+
+def check_resumable_config(stored: dict[str, Any], current: dict[str, Any], *, allow_unsafe: bool) -> str:
+    """Compare the ancestor's config with this run's; return the grouped differences as text.
+
+    Raises:
+        ConfigError: unsafe differences (model, optimizer kind, ...) unless ``allow_unsafe``.
+    """
+    differences = config_differences(stored, current)
+    unsafe = [difference for difference in differences if difference.category == UNSAFE]
+    if unsafe and not allow_unsafe:
+        raise ConfigError([
+            Issue(difference.path, f"differs from the run being resumed ({difference.old!r} -> {difference.new!r}); "
+                  "the stored weights or optimizer state may not fit: resume with --allow-unsafe-resume "
+                  "(engine.run(..., allow_unsafe_resume=True)) to accept it")
+            for difference in unsafe
+        ])
+    return describe_differences(differences)
+
+
+def load_weights(point: ResumePoint, models: dict[str, torch.nn.Module]) -> None:
+    """Load every model's weights from the checkpoint (strict: missing or unexpected keys are errors)."""
+    for name, model in models.items():
+        file = point.files.get(f"{file_stem(name, point.tag)}_model.th")
+        if file is None:
+            raise FileNotFoundError(f"checkpoint {point.tag!r} in {point.directory} has no weights of model {name!r}")
+        model.load_state_dict(load_part(file)["state_dict"])
+
+
+def load_optimizers(point: ResumePoint, optimizers: dict[str, Any]) -> bool:
+    """Load every optimizer's state; return False (with a warning) when the checkpoint holds none."""
+    complete = True
+    for name, optimizer in optimizers.items():
+        file = point.files.get(f"{file_stem(name, point.tag)}_optim.th")
+        if file is None:
+            complete = False
+            continue
+        optimizer.load_state_dict(load_part(file))
+    if not complete:
+        warnings.warn(f"checkpoint {point.tag!r} holds no optimizer state for some models; their optimizers "
+                      "start fresh, so this resume is not exact", stacklevel=2)
+    return complete
