@@ -23,7 +23,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                         help="resume even if the model, optimizer kind or a dataset kind changed")
     parser.add_argument("--nproc-per-node", type=int, metavar="N",
                         help="start N processes on this machine with torchrun (DDP: gloo on CPU, nccl on GPUs)")
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_intermixed_args(argv)
     if arguments.nproc_per_node is not None and "WORLD_SIZE" not in os.environ:
         return launch_torchrun(arguments)
     sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
@@ -76,7 +76,7 @@ def schedule_main(argv: Sequence[str] | None = None) -> int:
                         help="samples in the train dataset (default: build the dataset and ask it)")
     parser.add_argument("--csv", metavar="FILE", help="write every update's values to this CSV file")
     parser.add_argument("--plot", metavar="FILE.png", help="plot the curves to this PNG file (needs matplotlib)")
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_intermixed_args(argv)
     sys.path.insert(0, os.getcwd())
     if arguments.plot:
         import importlib.util

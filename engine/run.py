@@ -227,7 +227,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         return {
             "training_iteration": loop.iteration.as_dict(),
             "consecutive_nonfinite": loop.consecutive_nonfinite,
-            "callback_state_dicts": {c.checkpoint_key: c.state_dict() for c in callbacks if c.state_dict() is not None},
+            "callback_state_dicts": {key: state for key, state in ((c.checkpoint_key, c.state_dict()) for c in callbacks)
+                                     if state is not None},
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},
             "rng": rng_state(),
             "config": core_config.unstructure(config),

@@ -91,7 +91,9 @@ class BaseTrainer:
         match loss:
             case LossOutput(total=total, count=count, parts=parts):
                 _check_scalar(total, "LossOutput.total")
-                per_item = {"total": total.detach() / count, **{k: v.detach() / count for k, v in parts.items()}}
+                # a micro-batch without items (all tokens masked) contributes 0 to every sum, not 0 / 0
+                divisor = count.clamp(min=1) if isinstance(count, torch.Tensor) else max(count, 1)
+                per_item = {"total": total.detach() / divisor, **{k: v.detach() / divisor for k, v in parts.items()}}
                 return StepResult(total, count, True, per_item, outputs)
             case torch.Tensor():
                 _check_scalar(loss, "the loss")

@@ -11,17 +11,20 @@ from noether.core.schemas import CallBackBaseConfig
 
 from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
 from engine.callbacks.best_checkpoint import BestCheckpointCallback
+from engine.callbacks.best_metric import BestMetricCallback
 from engine.callbacks.checkpoint import CheckpointCallback
 from engine.callbacks.defaults import default_callbacks
 from engine.callbacks.early_stopping import FixedEarlyStopper, MetricEarlyStopper
+from engine.callbacks.ema import EmaCallback
 from engine.callbacks.offline_loss import OfflineLossCallback
 from engine.callbacks.online_loss import OnlineLossCallback
+from engine.callbacks.track_outputs import TrackAdditionalOutputsCallback
 from engine.kinds import resolve_kind
 
 BUILTIN: dict[str, type[Callback]] = {
     cls.__name__: cls
-    for cls in (CheckpointCallback, BestCheckpointCallback, FixedEarlyStopper, MetricEarlyStopper,
-                OnlineLossCallback, OfflineLossCallback)
+    for cls in (CheckpointCallback, BestCheckpointCallback, EmaCallback, FixedEarlyStopper, MetricEarlyStopper,
+                OnlineLossCallback, OfflineLossCallback, BestMetricCallback, TrackAdditionalOutputsCallback)
 }
 """Callback classes by the ``name`` their configs carry."""
 
@@ -58,15 +61,18 @@ def make_callbacks(configs: Sequence[Any] | None, *, path: str = "trainer.callba
 __all__ = [
     "BUILTIN",
     "BestCheckpointCallback",
+    "BestMetricCallback",
     "Callback",
     "CheckpointCallback",
     "EarlyStop",
+    "EmaCallback",
     "FixedEarlyStopper",
     "MetricEarlyStopper",
     "OfflineLossCallback",
     "OnlineLossCallback",
     "PeriodicCallback",
     "RunContext",
+    "TrackAdditionalOutputsCallback",
     "default_callbacks",
     "make_callbacks",
 ]

@@ -12,8 +12,11 @@ import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 """The repository root."""
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+HERE = pathlib.Path(__file__).resolve().parent
+"""This directory: ``subprocess_runs`` and ``ddp_components`` are imported from here."""
+for path in (REPO, HERE):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 
 @pytest.fixture(autouse=True, scope="session")

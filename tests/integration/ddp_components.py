@@ -70,3 +70,11 @@ class TerminatingCallback(engine.PeriodicCallback):
     def track_after_update_step(self, iteration: TrainingIteration, times) -> None:
         if int(os.environ.get("RANK", 0)) == 1 and iteration.update == int(os.environ["TERMINATE_AT_UPDATE"]):
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+class KillingCallback(engine.PeriodicCallback):
+    """Kill this process with SIGKILL (no clean-up at all) after update ``KILL_AT_UPDATE``."""
+
+    def after_update(self, iteration: TrainingIteration) -> None:
+        if iteration.update == int(os.environ["KILL_AT_UPDATE"]):
+            os.kill(os.getpid(), signal.SIGKILL)

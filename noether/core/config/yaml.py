@@ -360,6 +360,11 @@ def apply_override(composed: Composed, override: Override, is_field: Any) -> Iss
             parent = parent[key]
         except (KeyError, IndexError, TypeError):
             return Issue(format_path(path[: depth + 1]), f"cannot override: {format_path(path[: depth + 1])!s} is not in the config", where)
+        if isinstance(parent, str) and _INTERPOLATION.fullmatch(parent.strip()):
+            source = _INTERPOLATION.fullmatch(parent.strip()).group(1)
+            rest = override.key.split(".", depth + 1)[-1] if "." in override.key else ""
+            return Issue(format_path(path[: depth + 1]), f"cannot override inside {format_path(path[: depth + 1])}: it is the "
+                         f"interpolation {parent.strip()!r}; override '{source}.{rest}' instead", where)
     last = path[-1]
     if isinstance(parent, list):
         if isinstance(last, str) and last.isdigit():  # trainer.callbacks.3 means trainer.callbacks[3]
