@@ -1,7 +1,7 @@
 """Checkpoints that a crash cannot corrupt.
 
 Noether's file names (``{model}[_{info}]_cp={tag}_{model|optim|trainer}.th``) are kept. Each file is
-serialised in memory, written to a temporary name, flushed to disk and renamed over its final name; a
+written to a temporary name, flushed to disk (while its SHA-256 is computed) and renamed over its final name; a
 manifest ``{model}[_{info}]_cp={tag}_manifest.json`` with the SHA-256 of every file of the tag is written
 the same way, last. A checkpoint is *verified* when its manifest exists and every checksum matches, so a
 ``kill -9`` at any instant leaves either the old or the new checkpoint verifiable, never a torn mix.
@@ -11,10 +11,10 @@ the same way, last. A checkpoint is *verified* when its manifest exists and ever
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import pathlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +45,39 @@ def _write_atomically(path: pathlib.Path, payload: bytes) -> None:
     os.replace(temporary, path)
 
 
+def file_checksum(path: pathlib.Path) -> str:
+    """The SHA-256 of a file, read in chunks (no copy of the whole file in memory)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _fsync_while_hashing(paths: Sequence[pathlib.Path]) -> dict[pathlib.Path, str]:
+    """fsync every file and return its SHA-256, the hashing (read back from the page cache) overlapping the
+    flush to disk: both release the GIL, and the flush of a large file takes about as long as hashing it."""
+    failure: list[BaseException] = []
+
+    def flush() -> None:
+        try:
+            for path in paths:
+                descriptor = os.open(path, os.O_RDWR)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failure.append(exc)
+
+    flusher = threading.Thread(target=flush, name="checkpoint-fsync")
+    flusher.start()
+    try:
+        checksums = {path: file_checksum(path) for path in paths}
+    finally:
+        flusher.join()
+    if failure:
+        raise failure[0]
+    return checksums
+
+
 def _fsync_directory(directory: pathlib.Path) -> None:
     descriptor = os.open(directory, os.O_RDONLY)
     try:
@@ -71,13 +104,18 @@ def save_checkpoint(
         The manifest's path.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    checksums = {}
-    for name, content in files.items():
-        buffer = io.BytesIO()
-        torch.save(content, buffer)
-        payload = buffer.getvalue()
-        _write_atomically(directory / name, payload)
-        checksums[name] = hashlib.sha256(payload).hexdigest()
+    temporaries = {name: directory / f".{name}.tmp" for name in files}
+    try:
+        for name, content in files.items():
+            torch.save(content, temporaries[name])  # straight to disk: no in-memory copy of the payload
+        checksums = _fsync_while_hashing(list(temporaries.values()))
+    except BaseException:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)
+        raise
+    for name, temporary in temporaries.items():
+        os.replace(temporary, directory / name)
+    checksums = {name: checksums[temporary] for name, temporary in temporaries.items()}
     manifest = directory / f"{stem}{MANIFEST_SUFFIX}"
     record = {"iteration": str(iteration), "files": checksums}
     _write_atomically(manifest, (json.dumps(record, indent=2) + "\n").encode())
@@ -85,18 +123,45 @@ def save_checkpoint(
     return manifest
 
 
-def verified_files(manifest: pathlib.Path) -> dict[str, pathlib.Path] | None:
-    """File name -> path of a checkpoint whose manifest and every checksum are intact, else ``None``."""
+def checkpoint_problem(manifest: pathlib.Path) -> str | None:
+    """Why the checkpoint of ``manifest`` does not verify (naming the file), or ``None`` when it does."""
     try:
         record = json.loads(manifest.read_text(encoding="utf-8"))
-        files = {}
-        for name, checksum in record["files"].items():
-            path = manifest.parent / name
-            if hashlib.sha256(path.read_bytes()).hexdigest() != checksum:
-                return None
-            files[name] = path
-        return files
-    except (OSError, ValueError, KeyError, TypeError):
+        checksums = dict(record["files"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{manifest} is unreadable ({exc})"
+    for name, checksum in checksums.items():
+        path = manifest.parent / name
+        try:
+            if file_checksum(path) != checksum:
+                return f"{path} does not match its checksum in {manifest.name} (corrupted, or a save did not finish)"
+        except OSError as exc:
+            return f"{path} listed in {manifest.name} cannot be read ({exc.strerror})"
+    return None
+
+
+def verified_files(manifest: pathlib.Path) -> dict[str, pathlib.Path] | None:
+    """File name -> path of a checkpoint whose manifest and every checksum are intact, else ``None``."""
+    if checkpoint_problem(manifest) is not None:
+        return None
+    return {name: manifest.parent / name for name in json.loads(manifest.read_text(encoding="utf-8"))["files"]}
+
+
+_TAG_FIELDS = {"E": "epoch", "U": "update", "S": "sample"}
+
+
+def iteration_of_tag(tag: str) -> TrainingIteration | None:
+    """The iteration a tag names: ``E3`` / ``U120`` / ``S4096`` (one count) or ``E1_U4_S16``; ``None`` for
+    named tags such as ``latest`` or ``best_model.loss.val.total``.
+
+    >>> str(iteration_of_tag("U120")), str(iteration_of_tag("E1_U4_S16")), iteration_of_tag("last")
+    ('Update: 120', 'E1_U4_S16', None)
+    """
+    if len(tag) > 1 and tag[0] in _TAG_FIELDS and tag[1:].isdigit():
+        return TrainingIteration(**{_TAG_FIELDS[tag[0]]: int(tag[1:])})
+    try:
+        return TrainingIteration.from_string(tag)
+    except ValueError:
         return None
 
 

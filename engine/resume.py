@@ -9,6 +9,7 @@ states (EMA shadows, best values, early-stopping patience) and the non-finite co
 
 from __future__ import annotations
 
+import json
 import pathlib
 import random
 import warnings
@@ -22,7 +23,7 @@ from noether.core.config import ConfigError, Issue
 from noether.core.config.diff import UNSAFE, config_differences, describe_differences
 from noether.core.training import TrainingIteration
 
-from engine.checkpoint import MANIFEST_SUFFIX, file_stem, load_part, verified_files
+from engine.checkpoint import MANIFEST_SUFFIX, checkpoint_problem, file_stem, iteration_of_tag, load_part, verified_files
 
 
 def rng_state() -> dict[str, Any]:
@@ -68,67 +69,63 @@ class ResumePoint:
     """Where the ancestor stopped."""
 
 
-def _manifest_record(manifest: pathlib.Path) -> tuple[str, TrainingIteration] | None:
-    import json
-
+def _manifest_record(manifest: pathlib.Path) -> tuple[TrainingIteration, set[str]] | None:
+    """The iteration and file names a manifest lists (no checksums computed), ``None`` if unreadable."""
     try:
-        iteration = TrainingIteration.from_string(json.loads(manifest.read_text(encoding="utf-8"))["iteration"])
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        return TrainingIteration.from_string(record["iteration"]), set(record["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return manifest.name, iteration
 
 
 def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> ResumePoint:
     """Resolve ``resume_checkpoint`` to a verified checkpoint of ``root_model`` in ``directory``.
 
-    ``latest``: the newest verified checkpoint that holds trainer state. ``E3`` / ``U120`` / ``S4096``: the
-    earliest checkpoint at that epoch / update / sample. Any other tag (``last``, ``E1_U4_S16``,
-    ``best_model.loss.val.total``) must exist exactly.
+    ``latest``: the newest verified checkpoint that holds trainer state, preferring one that also holds the
+    optimizer state. ``E3`` / ``U120`` / ``S4096``: the earliest such checkpoint at that epoch / update /
+    sample. Any other tag (``last``, ``E1_U4_S16``, ``best_model.loss.val.total``) must exist exactly. A
+    checkpoint that fails verification is skipped with a warning naming the file.
 
     Raises:
         ConfigError: at ``resume_checkpoint`` (or ``resume_run_id`` when the run has no checkpoints), listing
             the tags that exist.
     """
     prefix = file_stem(root_model, "")
-    manifests = sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else []
-    records = [record for record in map(_manifest_record, manifests) if record is not None]
-    tags = {name[len(prefix):-len(MANIFEST_SUFFIX)]: iteration for name, iteration in records}
-    resumable = {t: i for t, i in tags.items() if f"{file_stem(root_model, t)}_trainer.th" in _listed(directory, t, prefix)}
+    records = {}
+    for manifest in sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else []:
+        record = _manifest_record(manifest)
+        if record is not None:
+            records[manifest.name[len(prefix):-len(MANIFEST_SUFFIX)]] = record
+
+    def holds(candidate: str, part: str) -> bool:
+        return any(name.endswith(f"_cp={candidate}_{part}.th") for name in records[candidate][1])
+
+    resumable = [candidate for candidate in records if holds(candidate, "trainer")]
     if tag == "latest":
-        candidates = sorted(resumable, key=lambda t: (tags[t].update, t != "latest"), reverse=True)
-    elif tag in tags:
+        candidates = sorted(resumable, key=lambda t: (holds(t, "optim"), records[t][0].update, t == "latest"), reverse=True)
+    elif tag in records:
         candidates = [tag]
     else:
-        wanted = TrainingIteration.find_in(tag) if "_" in tag else _minimal(tag)
-        if wanted is None:
-            candidates = []
-        else:
-            field = wanted.specified_fields[0] if not wanted.is_fully_specified else None
-            matches = [t for t in resumable if (tags[t] == wanted if field is None else
-                                                getattr(tags[t], field) == getattr(wanted, field))]
-            candidates = sorted(matches, key=lambda t: (tags[t].update, t in ("latest", "last")))
+        wanted = iteration_of_tag(tag)
+        field = None if wanted is None or wanted.is_fully_specified else wanted.specified_fields[0]
+        candidates = sorted(
+            (t for t in resumable if wanted is not None and (
+                records[t][0] == wanted if field is None else getattr(records[t][0], field) == getattr(wanted, field))),
+            key=lambda t: (records[t][0].update, t in ("latest", "last")),
+        )
     for candidate in candidates:
-        files = verified_files(directory / f"{prefix}{candidate}{MANIFEST_SUFFIX}")
-        if files is None:
+        manifest = directory / f"{prefix}{candidate}{MANIFEST_SUFFIX}"
+        problem = checkpoint_problem(manifest)
+        if problem is not None:
+            warnings.warn(f"skipping checkpoint {candidate!r}: {problem}", stacklevel=2)
             continue
+        files = verified_files(manifest)
         trainer_file = files.get(f"{file_stem(root_model, candidate)}_trainer.th")
         trainer_state = load_part(trainer_file) if trainer_file else None
-        return ResumePoint(directory, candidate, files, trainer_state, tags[candidate])
-    path = "resume_checkpoint" if tags else "resume_run_id"
-    known = ", ".join(sorted(tags)) or f"none: {directory} holds no verified checkpoint"
+        return ResumePoint(directory, candidate, files, trainer_state, records[candidate][0])
+    path = "resume_checkpoint" if records else "resume_run_id"
+    known = ", ".join(sorted(records)) or f"none: {directory} holds no verified checkpoint"
     raise ConfigError([Issue(path, f"no verified checkpoint {tag!r} to resume from (available: {known})")])
-
-
-def _listed(directory: pathlib.Path, tag: str, prefix: str) -> set[str]:
-    files = verified_files(directory / f"{prefix}{tag}{MANIFEST_SUFFIX}")
-    return set(files or ())
-
-
-def _minimal(tag: str) -> TrainingIteration | None:
-    fields = {"E": "epoch", "U": "update", "S": "sample"}
-    if len(tag) > 1 and tag[0] in fields and tag[1:].isdigit():
-        return TrainingIteration(**{fields[tag[0]]: int(tag[1:])})
-    return None
 
 
 def check_resumable_config(stored: dict[str, Any], current: dict[str, Any], *, allow_unsafe: bool) -> str:

@@ -39,6 +39,7 @@ from engine.distributed import (
     world_size,
     wrap_model,
 )
+from engine.initializers import apply_model_initializers, checkpoint_directory, resume_request
 from engine.kinds import import_kind, resolve_kind
 from engine.models import Model, freeze, named_models, trained_models
 from engine.optimizer import OptimizerWrapper
@@ -190,11 +191,16 @@ def run(
 
 
 def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) -> RunResult:
+    resume_from = resume_request(config)  # (run id, stage, tag) of the checkpoint to continue, or None
     autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
     seed_everything(config.seed)
     datasets, model, trainer = build_components(config, device)
     plan = check_plan(config, len(datasets[TRAIN_DATASET_KEY]), world_size())
+    # model initializers (weights from earlier runs) apply to new runs; a resume loads its own checkpoint
+    initial_optimizer_states = {} if resume_from else apply_model_initializers(model, pathlib.Path(config.output_path))
     optimizers = build_optimizers(model)
+    for name, state in initial_optimizer_states.items():
+        optimizers[name].load_state_dict(state)
     callbacks = make_callbacks(config.trainer.callbacks)
     if config.trainer.add_default_callbacks:
         callbacks += default_callbacks(config.trainer, plan, device)
@@ -204,11 +210,12 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
 
     run_id = config.run_id or broadcast_from_main(new_run_id())
     config = attrs.evolve(config, run_id=run_id, accelerator={"cuda": "gpu"}.get(device.type, device.type))
-    resume_point = find_resume(config, model) if config.resume_run_id else None
+    resume_point = find_resume(config, model, resume_from) if resume_from else None
     is_main = rank() == 0
     loop = Loop(iteration=plan.start)
     if resume_point is not None:
-        loop = resume(resume_point, config, model, optimizers, callbacks, grad_scaler, allow_unsafe_resume, is_main)
+        loop = resume(resume_point, resume_from[0], config, model, optimizers, callbacks, grad_scaler,
+                      allow_unsafe_resume, is_main)
         plan = plan.starting_at(min(loop.iteration.update, plan.total_updates))
     run_dir = run_directory(config, run_id)
     if is_main:
@@ -221,7 +228,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     writer = LogWriter(tracker, run_dir / "metrics.jsonl" if is_main else None)
     if is_main:
         tracker.log_config(config_yaml, hyperparameters(config))
-    ancestors = [*resume_point.trainer_state.get("ancestors", []), config.resume_run_id] if resume_point and resume_point.trainer_state else []
+    ancestors = [*resume_point.trainer_state.get("ancestors", []), resume_from[0]] if resume_point and resume_point.trainer_state else []
 
     def trainer_state() -> dict[str, Any]:
         return {
@@ -246,7 +253,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     if is_main:
         print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
               f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
-              + (f", resuming {config.resume_run_id} at {loop.iteration}" if resume_point else "")
+              + (f", resuming {resume_from[0]} at {loop.iteration}" if resume_point else "")
               + f"; output in {run_dir}")
 
     sampler = UpdateBatchSampler(
@@ -337,19 +344,17 @@ class StopSignal:
             signal.signal(number, handler)
 
 
-def find_resume(config: ConfigSchema, model: torch.nn.Module) -> ResumePoint:
-    """The ancestor run's checkpoint that this run continues from."""
+def find_resume(config: ConfigSchema, model: torch.nn.Module, request: tuple[str, str | None, str]) -> ResumePoint:
+    """The ancestor run's checkpoint that this run continues from (``request``: run id, stage, tag)."""
     if config.trainer.start_at_epoch is not None:
         raise ConfigError([Issue("trainer.start_at_epoch", "cannot be combined with resume_run_id: a resumed run "
                                  f"starts where its checkpoint ends (got {config.trainer.start_at_epoch})")])
-    ancestor = pathlib.Path(config.output_path) / config.resume_run_id
-    stage = config.resume_stage_name or config.stage_name
-    directory = (ancestor / stage if stage else ancestor) / "checkpoints"
-    root_name = getattr(model, "name", None) or "model"
-    return find_resume_point(directory, root_name, config.resume_checkpoint or "latest")
+    run_id, stage, tag = request
+    directory = checkpoint_directory(pathlib.Path(config.output_path), run_id, stage)
+    return find_resume_point(directory, getattr(model, "name", None) or "model", tag)
 
 
-def resume(point: ResumePoint, config: ConfigSchema, model: torch.nn.Module, optimizers: dict[str, OptimizerWrapper],
+def resume(point: ResumePoint, ancestor: str, config: ConfigSchema, model: torch.nn.Module, optimizers: dict[str, OptimizerWrapper],
            callbacks: Sequence[Callback], grad_scaler: torch.amp.GradScaler | None, allow_unsafe: bool,
            is_main: bool) -> Loop:
     """Load weights, optimizer, callback and scaler state from ``point``; return the loop counters to continue."""
@@ -357,7 +362,7 @@ def resume(point: ResumePoint, config: ConfigSchema, model: torch.nn.Module, opt
     if state is not None:
         report = check_resumable_config(state["config"], core_config.unstructure(config), allow_unsafe=allow_unsafe)
         if report and is_main:
-            print(f"resuming {config.resume_run_id} ({point.tag}) with a changed config:\n{report}")
+            print(f"resuming {ancestor} ({point.tag}) with a changed config:\n{report}")
     load_weights(point, named_models(model))
     exact = load_optimizers(point, optimizers) and state is not None
     if state is None:
