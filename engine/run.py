@@ -255,6 +255,9 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
               f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
               + (f", resuming {resume_from[0]} at {loop.iteration}" if resume_point else "")
               + f"; output in {run_dir}")
+        for name, optimizer in optimizers.items():
+            groups = ", ".join(f"{group.name} ({len(group.param_names)})" for group in optimizer.plan)
+            print(f"param groups of {name}: {groups}; every parameter's group and rule: {run_dir / 'param_groups.txt'}")
 
     sampler = UpdateBatchSampler(
         dataset_length=plan.dataset_length, effective_batch_size=plan.effective_batch_size,

@@ -65,11 +65,13 @@ class MseTrainer(engine.BaseTrainer):
 
 
 class TerminatingCallback(engine.PeriodicCallback):
-    """A user callback (by kind) that sends SIGTERM to rank 1 after update ``TERMINATE_AT_UPDATE``."""
+    """A user callback (by kind) that sends ``TERMINATE_SIGNAL`` (default SIGTERM) to the process of rank
+    ``TERMINATE_RANK`` (default 1) after update ``TERMINATE_AT_UPDATE``."""
 
     def track_after_update_step(self, iteration: TrainingIteration, times) -> None:
-        if int(os.environ.get("RANK", 0)) == 1 and iteration.update == int(os.environ["TERMINATE_AT_UPDATE"]):
-            os.kill(os.getpid(), signal.SIGTERM)
+        rank = int(os.environ.get("TERMINATE_RANK", 1))
+        if int(os.environ.get("RANK", 0)) == rank and iteration.update == int(os.environ["TERMINATE_AT_UPDATE"]):
+            os.kill(os.getpid(), getattr(signal, os.environ.get("TERMINATE_SIGNAL", "SIGTERM")))
 
 
 class KillingCallback(engine.PeriodicCallback):

@@ -69,3 +69,50 @@ def test_a_torn_latest_falls_back_to_the_previous_checkpoint(tmp_path: pathlib.P
     assert resumed.returncode == 0, resumed.stderr
     assert "mlp_cp=latest_model.th" in resumed.stderr
     assert "resuming source at E2_U8_S128" in resumed.stdout  # the last periodic checkpoint (E2_U8_S128) verifies
+
+
+@pytest.mark.parametrize(("name", "status", "extra"), [("SIGTERM", 143, ()), ("SIGINT", 130, ("trainer.save_on_sigint=true",))])
+def test_a_stop_signal_finishes_the_update_and_resumes_exactly(tmp_path: pathlib.Path, name: str, status: int,
+                                                               extra: tuple[str, ...]) -> None:
+    """SIGTERM (or SIGINT with save_on_sigint) after update 5 ends the run after that update with exit 143 (130),
+    a resumable latest checkpoint and after_training run (the CheckpointCallback wrote 'last'); resuming it gives
+    the weights of an uninterrupted run."""
+    callbacks = "[{name: CheckpointCallback, every_n_epochs: 1}, {kind: ddp_components.TerminatingCallback, every_n_updates: 1}]"
+    environment = {"TERMINATE_RANK": "0", "TERMINATE_AT_UPDATE": "5", "TERMINATE_SIGNAL": name}
+    stopped = train(tmp_path, "stopped", 1, *extra, callbacks=callbacks, environment=environment)
+    assert stopped.returncode == status, stopped.stderr
+    assert f"stopped by {name} at E1_U5_S80; resumable checkpoint 'latest'" in stopped.stdout
+    assert f"received {name}: stopping after the current update" in stopped.stderr
+    names = sorted(path.name for path in (tmp_path / "out" / "stopped" / "checkpoints").glob("*manifest.json"))
+    assert names == ["mlp_cp=E1_U4_S64_manifest.json", "mlp_cp=last_manifest.json", "mlp_cp=latest_manifest.json"]
+    resumed = train(tmp_path, "resumed", 1, "resume_run_id=stopped")
+    assert resumed.returncode == 0, resumed.stderr
+    uninterrupted = train(tmp_path, "uninterrupted", 1)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert all(torch.equal(a, b) for a, b in zip(weights(tmp_path, "resumed").values(), weights(tmp_path, "uninterrupted").values()))
+
+
+def test_resume_from_a_tag_that_does_not_exist_lists_the_tags(tmp_path: pathlib.Path) -> None:
+    """A resume tag that does not exist is one error line listing the tags that do."""
+    result = train(tmp_path, "source", 1, callbacks="[{name: CheckpointCallback, every_n_epochs: 1}]")
+    assert result.returncode == 0, result.stderr
+    missing = train(tmp_path, "again", 1, "resume_run_id=source", "resume_checkpoint=E7")
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines()[-1] == ("resume_checkpoint: no verified checkpoint 'E7' to resume from "
+                                              "(available: E1_U4_S64, E2_U8_S128, last, latest)")
+
+
+def test_unsafe_change_on_resume_is_refused(tmp_path: pathlib.Path) -> None:
+    """Changing the optimizer kind on resume is refused with the difference; the schedule change is printed."""
+    result = train(tmp_path, "source", 1)
+    assert result.returncode == 0, result.stderr
+    refused = train(tmp_path, "again", 1, "resume_run_id=source", "model.optimizer_config.kind=torch.optim.SGD",
+                    "trainer.max_epochs=3")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1] == (
+        "model.optimizer_config.kind: differs from the run being resumed ('torch.optim.AdamW' -> 'torch.optim.SGD'); "
+        "the stored weights or optimizer state may not fit: resume with --allow-unsafe-resume "
+        "(engine.run(..., allow_unsafe_resume=True)) to accept it")
+    accepted = train(tmp_path, "again", 1, "resume_run_id=source", "trainer.max_epochs=3")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "schedule-changing changes:\n  trainer.max_epochs: 2 -> 3" in accepted.stdout
