@@ -26,6 +26,7 @@ from noether.core import config as core_config
 from noether.core.config import ConfigError, Issue
 from noether.core.schemas import ConfigSchema
 from noether.core.schemas._checks import FieldProblem
+from noether.core.schemas.callbacks import builtin_callback_for_kind
 from noether.core.training import TrainingIteration, check_plan
 
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
@@ -77,7 +78,10 @@ class RunResult:
 
 
 def component_config_class(kind: str, base: type) -> type | None:
-    """The config class a component declares (``config_schema``), for ``load_config``'s hook."""
+    """The config class a component declares (``config_schema``), for ``load_config``'s hook. Built-in callbacks
+    named by Noether's kind strings (``noether.core.callbacks.CheckpointCallback``) have their own configs."""
+    if builtin_callback_for_kind(kind) is not None:
+        return None
     try:
         component = import_kind(kind, path="kind")
     except ConfigError as exc:
@@ -274,11 +278,13 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     stop_signal = StopSignal(config.trainer.save_on_sigint)
     try:
         model.eval()
-        run_hooks(callbacks, "before_training", loop.iteration)
+        with torch.no_grad():
+            run_hooks(callbacks, "before_training", loop.iteration)
         if resume_point is not None and resume_point.trainer_state is not None:
             restore_rng_state(resume_point.trainer_state["rng"])  # last: everything above may draw random numbers
         if plan.total_updates <= plan.start.update and resume_point is None:  # nothing to train: evaluate once
-            run_hooks([c for c in callbacks if hasattr(c, "at_eval")], "at_eval", loop.iteration)
+            with torch.no_grad():
+                run_hooks([c for c in callbacks if hasattr(c, "at_eval")], "at_eval", loop.iteration)
             writer.flush(loop.iteration)
         else:
             with stop_signal:
@@ -292,7 +298,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
                 checkpoints.save(f"{loop.iteration}.early_exit", loop.iteration, weights=True, optim=True, trainer=True)
             checkpoints.save("latest", loop.iteration, weights=True, optim=True, trainer=True)
         model.eval()
-        run_hooks(callbacks, "after_training", loop.iteration)
+        with torch.no_grad():
+            run_hooks(callbacks, "after_training", loop.iteration)
         writer.flush(loop.iteration)
     finally:
         writer.close(run_dir / "summary.json" if is_main else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -147,23 +148,28 @@ def accumulation_context(model: torch.nn.Module, is_last_micro_batch: bool) -> c
 
 
 def run_hooks(callbacks: Sequence[Callback], hook: str, iteration: TrainingIteration) -> bool:
-    """Call ``hook(iteration)`` on every callback that has it, under ``no_grad``; return True if one asked
-    to stop early. The first other error is re-raised after the remaining callbacks ran."""
+    """Call ``hook(iteration)`` on every callback that has it (callers hold ``torch.no_grad()``); return True
+    if one asked to stop early. The first other error is re-raised after the remaining callbacks ran."""
     stop, error = False, None
-    with torch.no_grad():
-        for callback in callbacks:
-            method = getattr(callback, hook, None)
-            if method is None:
-                continue
-            try:
-                method(iteration)
-            except EarlyStop:
-                stop = True
-            except Exception as exc:  # noqa: BLE001 - the other callbacks still run, then the first error is raised
-                error = error or exc
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is None:
+            continue
+        try:
+            method(iteration)
+        except EarlyStop:
+            stop = True
+        except Exception as exc:  # noqa: BLE001 - the other callbacks still run, then the first error is raised
+            error = error or exc
     if error is not None:
         raise error
     return stop
+
+
+def overriding(callbacks: Sequence[PeriodicCallback], hook: str) -> list[Any]:
+    """The bound ``hook`` methods of the callbacks whose class overrides ``PeriodicCallback``'s no-op."""
+    base = getattr(PeriodicCallback, hook)
+    return [getattr(callback, hook) for callback in callbacks if getattr(type(callback), hook) is not base]
 
 
 def train(
@@ -192,20 +198,24 @@ def train(
     plan, trainer, model, writer = run.plan, run.trainer, run.model, run.writer
     optimizers = tuple(run.optimizers.values())
     periodic = [callback for callback in callbacks if isinstance(callback, PeriodicCallback)]
+    # only callbacks that override a per-step hook are called for it: the loop stays microseconds per update
+    micro_batch_trackers = overriding(periodic, "track_after_accumulation_step")
+    update_trackers = overriding(periodic, "track_after_update_step")
     update_items = plan.batch_size_per_device
     micro_batch_weights = [size / update_items for size in plan.micro_batch_sizes]
+    single_micro_batch = len(micro_batch_weights) == 1
     last_micro_batch = len(micro_batch_weights) - 1
     skip_nonfinite = trainer.config.skip_nan_loss
+    trains = not model_is_frozen(model)
     device = run.device
     on_cpu = device.type == "cpu"
-    intervals = {"update", "epoch"}
 
     forward_model.train()
     for update in range(loop.iteration.update, plan.total_updates):
         # 1. learning rate and weight decay of this update
-        positions = {interval: plan.schedule_position(update, interval) for interval in intervals}
+        position = partial(plan.schedule_position, update)
         for optimizer in optimizers:
-            optimizer.schedule_step(positions.__getitem__)
+            optimizer.schedule_step(position)
         # 2. micro-batches: forward, weighted backward, tracking
         started = time.perf_counter()
         data_wait, summed_items, nonfinite = 0.0, 0, False
@@ -222,14 +232,15 @@ def train(
                     nonfinite = not bool(torch.isfinite(result.objective))
                 # every micro-batch is back-propagated, also after a non-finite one: under DDP all ranks must
                 # take part in the same gradient all-reduce; the update is dropped as a whole below
-                if not model_is_frozen(model):
-                    objective = result.objective if result.is_sum else result.objective * weight
+                if trains:
+                    objective = result.objective if result.is_sum or single_micro_batch else result.objective * weight
                     (grad_scaler.scale(objective) if grad_scaler is not None else objective).backward()
             if result.is_sum:
                 summed_items += result.count
-            with torch.no_grad():
-                for callback in periodic:
-                    callback.track_after_accumulation_step(loop.iteration, batch, result.losses, result.outputs, result.count)
+            if micro_batch_trackers:
+                with torch.no_grad():
+                    for track in micro_batch_trackers:
+                        track(loop.iteration, batch, result.losses, result.outputs, result.count)
         # 3. optimizer step (or skip, when any rank saw a NaN or Inf loss), then clear gradients
         if skip_nonfinite:
             nonfinite = any_process(nonfinite)
@@ -253,11 +264,11 @@ def train(
         loop.iteration = iteration = plan.iteration_at(update + 1)
         times = {"data_wait": data_wait, "update": time.perf_counter() - started}
         with torch.no_grad():
-            for callback in periodic:
-                callback.track_after_update_step(iteration, times)
-        stop = run_hooks(periodic, "after_update", iteration)
-        if plan.is_epoch_end(update + 1):
-            stop = run_hooks(periodic, "after_epoch", iteration) or stop
+            for track in update_trackers:
+                track(iteration, times)
+            stop = run_hooks(periodic, "after_update", iteration)
+            if plan.is_epoch_end(update + 1):
+                stop = run_hooks(periodic, "after_epoch", iteration) or stop
         writer.flush(iteration)
         if stop:
             loop.stop_reason = "early_exit"

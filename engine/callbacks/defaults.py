@@ -15,7 +15,7 @@ from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import Interval, TrainingIteration, TrainingPlan
 
 from engine.callbacks.base import Callback, PeriodicCallback
-from engine.callbacks.online_loss import OnlineLossCallback
+from engine.callbacks.online_loss import OnlineLossCallback, item_weighted_sum
 
 
 class DatasetStatsCallback(Callback):
@@ -67,8 +67,8 @@ class ProgressCallback(PeriodicCallback):
 
     def track_after_accumulation_step(self, iteration: TrainingIteration, batch: Mapping[str, Any],
                                       losses: Mapping[str, torch.Tensor], outputs: Any, items: int | torch.Tensor) -> None:
-        """Keep the micro-batch's item-weighted total loss."""
-        self._losses.append(losses["total"] * items)
+        """Keep the micro-batch's total loss and item count (no tensor work here)."""
+        self._losses.append(losses["total"])
         self._items.append(items)
 
     def track_after_update_step(self, iteration: TrainingIteration, times: Mapping[str, float]) -> None:
@@ -100,7 +100,9 @@ class ProgressCallback(PeriodicCallback):
         """Print the line with the mean loss since the previous line."""
         if interval_type == "eval" or not self.run.is_main_process:
             return
-        loss = (torch.stack(self._losses).double().sum() / float(sum(self._items))).item() if self._losses else None
+        loss = None
+        if self._losses:
+            loss = item_weighted_sum(self._losses, self._items).item() / sum(float(items) for items in self._items)
         self._losses, self._items = [], []
         validation = {k: v for k, v in self.run.writer.current.items() if k.startswith("loss/") and "/online/" not in k}
         extra = "".join(f" | {key} {value:.4g}" for key, value in validation.items())
@@ -170,18 +172,23 @@ class LrCallback(PeriodicCallback):
 
 
 def default_intervals(config: BaseTrainerConfig, plan: TrainingPlan) -> tuple[Interval, Interval]:
-    """The log interval (printing) and the track interval (tracker scalars) of the default callbacks:
-    ``log_every_n_*`` / ``track_every_n_*`` when set, else every ``max(total_updates // 100, 1)`` and
-    ``max(total_updates // 500, 1)`` updates (Noether's defaults)."""
+    """The log interval (printing) and the track interval (tracker scalars) of the default callbacks.
+
+    ``log_every_n_*`` / ``track_every_n_*`` when set. Otherwise every ``max(total // 100, floor)`` and
+    ``max(total // 500, floor)`` updates, with ``floor = min(10, total)``: Noether's densities for long runs,
+    but never more often than every 10 updates (logging every update costs as much as a small model's update:
+    ``benchmarks/bench_engine_overhead.py``), and at least once in a run shorter than that.
+    """
     total = plan.total_updates - plan.start.update
+    floor = min(10, max(total, 1))
     log = Interval(every_n_epochs=config.log_every_n_epochs, every_n_updates=config.log_every_n_updates,
                    every_n_samples=config.log_every_n_samples)
     track = Interval(every_n_epochs=config.track_every_n_epochs, every_n_updates=config.track_every_n_updates,
                      every_n_samples=config.track_every_n_samples)
     if log == Interval():
-        log = Interval(every_n_updates=max(total // 100, 1))
+        log = Interval(every_n_updates=max(total // 100, floor))
     if track == Interval():
-        track = Interval(every_n_updates=max(total // 500, 1))
+        track = Interval(every_n_updates=max(total // 500, floor))
     return log, track
 
 

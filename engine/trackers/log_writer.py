@@ -11,6 +11,9 @@ from noether.core.training import TrainingIteration
 
 from engine.trackers.base import Tracker
 
+METRICS_BATCH = 50
+"""Updates whose ``metrics.jsonl`` lines are written together (serialising every update costs ~25 µs)."""
+
 
 class LogWriter:
     """The one place callbacks log to.
@@ -29,6 +32,7 @@ class LogWriter:
         self.summary: dict[str, Any] = {}
         """One-off facts of the run (parameter counts, dataset sizes, total train time)."""
         self._metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path is not None else None
+        self._pending: list[tuple[TrainingIteration, dict[str, float]]] = []
 
     def add_scalar(self, key: str, value: Any, iteration: TrainingIteration) -> None:
         """Cache ``value`` (a number or a 0-d tensor) under ``key`` for the update of ``iteration``.
@@ -51,17 +55,28 @@ class LogWriter:
             return
         self.tracker.log(iteration.update, self.current)
         if self._metrics is not None:
-            record = {"epoch": iteration.epoch, "update": iteration.update, "sample": iteration.sample}
-            record.update((key, value if math.isfinite(value) else str(value)) for key, value in self.current.items())
-            self._metrics.write(json.dumps(record) + "\n")
+            self._pending.append((iteration, self.current))
+            if len(self._pending) >= METRICS_BATCH:
+                self._write_metrics()
         self.latest.update(self.current)
         self.current = {}
+
+    def _write_metrics(self) -> None:
+        lines = []
+        for iteration, scalars in self._pending:
+            record = {"epoch": iteration.epoch, "update": iteration.update, "sample": iteration.sample}
+            record.update((key, value if math.isfinite(value) else str(value)) for key, value in scalars.items())
+            lines.append(json.dumps(record) + "\n")
+        self._metrics.write("".join(lines))
+        self._metrics.flush()
+        self._pending = []
 
     def close(self, summary_path: pathlib.Path | None = None) -> None:
         """Flush the tracker, write ``summary.json`` and close the files."""
         self.tracker.flush()
         self.tracker.close()
         if self._metrics is not None:
+            self._write_metrics()
             self._metrics.close()
             self._metrics = None
         if summary_path is not None and self.summary:

@@ -224,8 +224,9 @@ def token_config(
     **trainer_fields: Any,
 ) -> ConfigSchema:
     """A complete run of ``TokenMlp`` on ``TokenDataset`` as a config object: 4 updates of 12 samples (2 per
-    epoch) with AdamW on the CPU, no tracker, unless ``trainer_fields`` and the arguments say otherwise."""
-    trainer = {"kind": f"{MODULE}.TokenTrainer", "max_updates": 4, "effective_batch_size": 12,
+    epoch) with AdamW on the CPU, tracked every update, no tracker, unless ``trainer_fields`` and the arguments
+    say otherwise."""
+    trainer = {"kind": f"{MODULE}.TokenTrainer", "max_updates": 4, "effective_batch_size": 12, "track_every_n_updates": 1,
                "forward_properties": ("x",), "target_properties": ("y", "mask"), **trainer_fields}
     return ConfigSchema(
         datasets=dict(datasets) if datasets is not None else {

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sys
 
 import attrs
@@ -150,4 +152,5 @@ def test_cli_trains_a_valid_config(tmp_path, capsys, keep_sys_path):
     out = capsys.readouterr().out
     run_dir = tmp_path / "outputs" / "cli-run"
     assert f"run_id: cli-run\nrun_dir: {run_dir}\ntensorboard --logdir {run_dir}\n" in out
-    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [line["update"] for line in lines] == [1, 3]  # the first update's lr, then the default interval (3)

@@ -16,7 +16,8 @@ from engine.checkpoint import verified_files
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "poisson" / "train.yaml"
 OVERRIDES = ("accelerator=cpu", "datasets.train.num_samples=128", "datasets.val.num_samples=32", "grid_size=16",
-             "trainer.max_epochs=5", "trainer.effective_batch_size=32", "trainer.max_batch_size=16")
+             "trainer.max_epochs=5", "trainer.effective_batch_size=32", "trainer.max_batch_size=16",
+             "trainer.track_every_n_updates=1")
 """On the CPU, 4 updates of 2 micro-batches per epoch for 5 epochs, on 16 x 16 grids."""
 
 
