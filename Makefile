@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test install clean
+.PHONY: demo test install docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +16,11 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,plot]'
 	touch $@
 
+# The docs extra (mkdocs, mkdocstrings) has its own stamp so that `make test` never installs it.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,plot,docs]'
+	touch $@
+
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -23,5 +29,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The documentation site (mkdocs + mkdocstrings): any warning fails the build.
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+# Runs every benchmarks/bench_*.py and rewrites docs/benchmarks.md; `make bench QUICK=1` for a smoke run.
+bench: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/report.py $(if $(filter-out 0,$(QUICK)),--quick,)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site

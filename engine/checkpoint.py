@@ -1,24 +1,29 @@
 """Checkpoints that a crash cannot corrupt.
 
 Noether's file names (``{model}[_{info}]_cp={tag}_{model|optim|trainer}.th``) are kept. Each file is
-written to a temporary name, flushed to disk (while its SHA-256 is computed) and renamed over its final name; a
-manifest ``{model}[_{info}]_cp={tag}_manifest.json`` with the SHA-256 of every file of the tag is written
-the same way, last. A checkpoint is *verified* when its manifest exists and every checksum matches, so a
-``kill -9`` at any instant leaves either the old or the new checkpoint verifiable, never a torn mix.
+written to a temporary name (its CRC-32 computed while it is written) and renamed over its final name; a
+manifest ``{model}[_{info}]_cp={tag}_manifest.json`` with the CRC-32 of every file of the tag is written the
+same way, last. A checkpoint is *verified* when its manifest exists and every checksum matches, so a crash or
+``kill -9`` at any instant leaves either the old or the new checkpoint verifiable, never a torn mix, and
 ``latest`` resolves to the newest verified checkpoint.
+
+Files are not ``fsync``ed: a process crash never loses what the OS already holds, and after an OS crash or a
+power cut a file the OS had not yet written fails verification, so the newest checkpoint that did reach the
+disk is used. Three fsyncs per save would cost more than the save itself for small models (on this machine
+1-7 ms each against 1.7 ms for a 0.4 MB ``torch.save``: ``benchmarks/bench_checkpoint.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
-import threading
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
+from torch.utils.serialization import config as serialization_config
 
 from noether.core.training import TrainingIteration
 
@@ -38,52 +43,61 @@ def file_stem(model_name: str, tag: str, model_info: str | None = None) -> str:
 
 def _write_atomically(path: pathlib.Path, payload: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as file:
-        file.write(payload)
-        file.flush()
-        os.fsync(file.fileno())
+    temporary.write_bytes(payload)
     os.replace(temporary, path)
 
 
+CHECKSUM = "crc32"
+"""The manifest's checksum: CRC-32 detects torn and corrupted files (not tampering) and is computed while the
+file is written, so a verified save costs about what a bare ``torch.save`` does (``bench_checkpoint.py``)."""
+
+
 def file_checksum(path: pathlib.Path) -> str:
-    """The SHA-256 of a file, read in chunks (no copy of the whole file in memory)."""
+    """The CRC-32 of a file as 8 hex digits, read in 1 MiB chunks.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as file:
+    ...     _ = file.write(b"checkpoint"); file.flush(); file_checksum(pathlib.Path(file.name))
+    '0f00f7be'
+    """
+    crc = 0
     with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        while chunk := file.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
 
 
-def _fsync_while_hashing(paths: Sequence[pathlib.Path]) -> dict[pathlib.Path, str]:
-    """fsync every file and return its SHA-256, the hashing (read back from the page cache) overlapping the
-    flush to disk: both release the GIL, and the flush of a large file takes about as long as hashing it."""
-    failure: list[BaseException] = []
+class _ChecksummingFile:
+    """A write-only file that keeps the CRC-32 of what was written (``torch.save`` writes into it)."""
 
-    def flush() -> None:
-        try:
-            for path in paths:
-                descriptor = os.open(path, os.O_RDWR)
-                try:
-                    os.fsync(descriptor)
-                finally:
-                    os.close(descriptor)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            failure.append(exc)
+    def __init__(self, file: Any) -> None:
+        self.file, self.crc = file, 0
 
-    flusher = threading.Thread(target=flush, name="checkpoint-fsync")
-    flusher.start()
+    def write(self, data: bytes) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    @property
+    def checksum(self) -> str:
+        return f"{self.crc:08x}"
+
+
+def _save_and_checksum(content: Any, path: pathlib.Path) -> str:
+    """``torch.save`` into ``path``, returning the file's CRC-32. torch's own per-record CRC is switched off
+    for this save: the manifest's checksum covers the whole file, and skipping it makes ``torch.save`` ~20%
+    faster; such files load with ``torch.load`` as usual."""
+    settings = serialization_config.save
+    previous, settings.compute_crc32 = settings.compute_crc32, False
     try:
-        checksums = {path: file_checksum(path) for path in paths}
+        with open(path, "wb") as file:
+            writer = _ChecksummingFile(file)
+            torch.save(content, writer)
     finally:
-        flusher.join()
-    if failure:
-        raise failure[0]
-    return checksums
-
-
-def _fsync_directory(directory: pathlib.Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        settings.compute_crc32 = previous
+    return writer.checksum
 
 
 def save_checkpoint(
@@ -106,20 +120,16 @@ def save_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     temporaries = {name: directory / f".{name}.tmp" for name in files}
     try:
-        for name, content in files.items():
-            torch.save(content, temporaries[name])  # straight to disk: no in-memory copy of the payload
-        checksums = _fsync_while_hashing(list(temporaries.values()))
+        checksums = {name: _save_and_checksum(content, temporaries[name]) for name, content in files.items()}
     except BaseException:
         for temporary in temporaries.values():
             temporary.unlink(missing_ok=True)
         raise
     for name, temporary in temporaries.items():
         os.replace(temporary, directory / name)
-    checksums = {name: checksums[temporary] for name, temporary in temporaries.items()}
     manifest = directory / f"{stem}{MANIFEST_SUFFIX}"
-    record = {"iteration": str(iteration), "files": checksums}
+    record = {"iteration": str(iteration), "checksum": CHECKSUM, "files": checksums}
     _write_atomically(manifest, (json.dumps(record, indent=2) + "\n").encode())
-    _fsync_directory(directory)
     return manifest
 
 

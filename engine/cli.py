@@ -43,16 +43,18 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 
 
 def launch_torchrun(arguments: argparse.Namespace) -> int:
-    """Re-run this command under ``torchrun --standalone --nproc-per-node N``; return torchrun's exit status."""
-    import subprocess
-
+    """Replace this process by ``torchrun --standalone --nproc-per-node N`` running the same command, so that
+    signals (SIGTERM from a scheduler, Ctrl-C) reach torchrun, which forwards them to the workers."""
     if arguments.nproc_per_node < 1:
         print(f"noether-train: --nproc-per-node must be >= 1 (got {arguments.nproc_per_node})", file=sys.stderr)
         return 2
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={arguments.nproc_per_node}", "-m", "engine.cli", arguments.config,
                *arguments.overrides, *(["--allow-unsafe-resume"] if arguments.allow_unsafe_resume else [])]
-    return subprocess.call(command)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+    return 1  # not reached: execv does not return
 
 
 SIGNAL_EXIT_STATUS = {"SIGTERM": 143, "SIGINT": 130}

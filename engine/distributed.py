@@ -82,7 +82,8 @@ def wrap_model(model: torch.nn.Module, device: torch.device, *, find_unused_para
     otherwise return it unchanged. A model without trainable parameters is not wrapped (nothing to sync)."""
     if not is_distributed() or not any(p.requires_grad for p in model.parameters()):
         return model
-    if any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm) for module in model.modules()):
+    if device.type == "cuda" and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        # SyncBatchNorm runs on GPUs only; on CPU, DDP broadcasts rank 0's BatchNorm buffers instead
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None,
@@ -92,14 +93,28 @@ def wrap_model(model: torch.nn.Module, device: torch.device, *, find_unused_para
 
 def max_over_processes(value: int) -> int:
     """The largest ``value`` of all processes (one all-reduce when distributed), so all ranks decide alike."""
+    return max_each_over_processes(value)[0]
+
+
+def max_each_over_processes(*values: int) -> list[int]:
+    """Element-wise maxima of ``values`` over all processes, in ONE all-reduce (identity when not distributed)."""
     if not is_distributed():
-        return value
-    return int(_all_reduce(torch.tensor([value], dtype=torch.int64), dist.ReduceOp.MAX).item())
+        return list(values)
+    return _all_reduce(torch.tensor(values, dtype=torch.int64), dist.ReduceOp.MAX).tolist()
 
 
 def any_process(flag: bool) -> bool:
     """True if ``flag`` is True on any process."""
     return bool(max_over_processes(int(flag))) if is_distributed() else flag
+
+
+def gather_from_all(value: object) -> list[object]:
+    """Every process's ``value``, in rank order (``[value]`` when not distributed)."""
+    if not is_distributed():
+        return [value]
+    gathered: list[object] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 def broadcast_from_main(value: object) -> object:

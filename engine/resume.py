@@ -53,6 +53,19 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def rank_rng_state(states: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    """This rank's stored random state; a run resumed with more ranks than it had re-seeds the extra ranks
+    from the first's state and their rank (deterministic, but not a continuation of anything)."""
+    from engine.distributed import rank
+
+    if isinstance(states, dict):  # one process's state
+        return states
+    if rank() < len(states):
+        return states[rank()]
+    torch.manual_seed(int(states[0]["torch"][:8].sum()) + rank())
+    return rng_state()
+
+
 @attrs.frozen
 class ResumePoint:
     """A verified checkpoint to continue from."""

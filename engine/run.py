@@ -34,6 +34,7 @@ from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
 from engine.distributed import (
     broadcast_from_main,
+    gather_from_all,
     init_process_group,
     max_over_processes,
     rank,
@@ -52,6 +53,7 @@ from engine.resume import (
     load_optimizers,
     load_weights,
     restore_rng_state,
+    rank_rng_state,
     rng_state,
 )
 from engine.trackers import LogWriter, make_tracker
@@ -110,7 +112,10 @@ def select_device(config: ConfigSchema) -> torch.device:
             raise ConfigError([Issue("accelerator", "no CUDA device is available (got 'gpu'); use 'cpu' or leave it unset")])
         local = int(os.environ.get("LOCAL_RANK", 0))
         indices = [int(index) for index in config.devices.split(",")] if config.devices else list(range(torch.cuda.device_count()))
-        return torch.device("cuda", indices[local % len(indices)])
+        if local >= len(indices):
+            raise ConfigError([Issue("devices", f"local rank {local} has no GPU: {len(indices)} listed (got "
+                                     f"{config.devices!r}); start at most {len(indices)} processes per node")])
+        return torch.device("cuda", indices[local])
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise ConfigError([Issue("accelerator", "MPS is not available on this machine (got 'mps')")])
     return torch.device("mps" if accelerator == "mps" else "cpu")
@@ -199,6 +204,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
     seed_everything(config.seed)
     datasets, model, trainer = build_components(config, device)
+    if rank() > 0:  # the model starts equal on every rank (DDP broadcasts rank 0's); dropout and the like must not
+        seed_everything(config.seed + rank())
     plan = check_plan(config, len(datasets[TRAIN_DATASET_KEY]), world_size())
     # model initializers (weights from earlier runs) apply to new runs; a resume loads its own checkpoint
     initial_optimizer_states = {} if resume_from else apply_model_initializers(model, pathlib.Path(config.output_path))
@@ -241,7 +248,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
             "callback_state_dicts": {key: state for key, state in ((c.checkpoint_key, c.state_dict()) for c in callbacks)
                                      if state is not None},
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},
-            "rng": rng_state(),
+            "rng": gather_from_all(rng_state()),  # every rank's generators, in rank order
             "config": core_config.unstructure(config),
             "run_id": run_id,
             "ancestors": ancestors,
@@ -281,7 +288,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         with torch.no_grad():
             run_hooks(callbacks, "before_training", loop.iteration)
         if resume_point is not None and resume_point.trainer_state is not None:
-            restore_rng_state(resume_point.trainer_state["rng"])  # last: everything above may draw random numbers
+            restore_rng_state(rank_rng_state(resume_point.trainer_state["rng"]))  # last: the above may draw numbers
         if plan.total_updates <= plan.start.update and resume_point is None:  # nothing to train: evaluate once
             with torch.no_grad():
                 run_hooks([c for c in callbacks if hasattr(c, "at_eval")], "at_eval", loop.iteration)

@@ -22,7 +22,7 @@ from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import TrainingIteration
 
 from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
-from engine.distributed import all_reduce_sum, any_process, world_size
+from engine.distributed import all_reduce_sum, any_process, max_each_over_processes, world_size
 
 
 @attrs.frozen
@@ -218,7 +218,7 @@ def train(
             optimizer.schedule_step(position)
         # 2. micro-batches: forward, weighted backward, tracking
         started = time.perf_counter()
-        data_wait, summed_items, nonfinite = 0.0, 0, False
+        data_wait, summed_items, uses_sums, nonfinite = 0.0, 0, False, False
         for index, weight in enumerate(micro_batch_weights):
             fetch_started = time.perf_counter()
             batch = next(micro_batches)
@@ -235,8 +235,8 @@ def train(
                 if trains:
                     objective = result.objective if result.is_sum or single_micro_batch else result.objective * weight
                     (grad_scaler.scale(objective) if grad_scaler is not None else objective).backward()
-            if result.is_sum:
-                summed_items += result.count
+            if result.is_sum:  # the same on every rank (one trainer), so the all-reduce below is collective
+                summed_items, uses_sums = summed_items + result.count, True
             if micro_batch_trackers:
                 with torch.no_grad():
                     for track in micro_batch_trackers:
@@ -253,9 +253,9 @@ def train(
                 )
         else:
             loop.consecutive_nonfinite = 0
-            if summed_items:  # LossOutput sums: normalise by the items of the whole update, over all ranks
-                divide_gradients(model, all_reduce_sum(torch.as_tensor(summed_items, dtype=torch.float64).clone())
-                                 / world_size())
+            if uses_sums:  # LossOutput sums: normalise by the items of the whole update, over all ranks
+                items = all_reduce_sum(torch.as_tensor(summed_items, dtype=torch.float64).clone())
+                divide_gradients(model, max(float(items), 1.0) / world_size())
             for optimizer in optimizers:
                 optimizer.step(grad_scaler)
         for optimizer in optimizers:
@@ -270,10 +270,11 @@ def train(
             if plan.is_epoch_end(update + 1):
                 stop = run_hooks(periodic, "after_epoch", iteration) or stop
         writer.flush(iteration)
-        if stop:
+        early_exit, signalled = max_each_over_processes(int(stop), int(should_stop()))  # all ranks stop alike
+        if early_exit:
             loop.stop_reason = "early_exit"
             break
-        if any_process(should_stop()):  # every rank stops after the same update
+        if signalled:
             loop.stop_reason = "signal"
             break
     return loop
