@@ -10,6 +10,20 @@ from collections.abc import Sequence
 from noether.core.config import ConfigError
 
 
+def print_problems(config_path: str, exc: ConfigError) -> None:
+    """Print a config's problems to stderr: a ``<file>: N problems`` header, then one line per problem."""
+    count = len(exc.issues)
+    print(f"{config_path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+    print(str(exc), file=sys.stderr)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The positional arguments every command shares: the config file and its overrides."""
+    parser.add_argument("config", help="the YAML config file, e.g. examples/poisson/train.yaml")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides applied after composition "
+                        "(trainer.max_epochs=5, optimizer=sgd, +new.key=1, ~key)")
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Train from a YAML config; problems with the config are printed one per line (exit status 2)."""
     parser = argparse.ArgumentParser(
@@ -17,8 +31,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         description="Train a model from a YAML config. Overrides use dotted paths: trainer.max_epochs=5, "
         "optimizer=sgd (a config group), +new.key=1, ~key (delete).",
     )
-    parser.add_argument("config", help="the YAML config file, e.g. examples/poisson/train.yaml")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides applied after composition")
+    add_config_arguments(parser)
     parser.add_argument("--allow-unsafe-resume", action="store_true",
                         help="resume even if the model, optimizer kind or a dataset kind changed")
     parser.add_argument("--nproc-per-node", type=int, metavar="N",
@@ -32,8 +45,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run(arguments.config, arguments.overrides, allow_unsafe_resume=arguments.allow_unsafe_resume)
     except ConfigError as exc:
-        print(f"{arguments.config}: {len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}", file=sys.stderr)
-        print(str(exc), file=sys.stderr)
+        print_problems(arguments.config, exc)
         return 2
     except FileNotFoundError as exc:
         print(f"noether-train: {exc}", file=sys.stderr)
@@ -61,10 +73,6 @@ SIGNAL_EXIT_STATUS = {"SIGTERM": 143, "SIGINT": 130}
 """Exit status after a stop signal (128 + signal number), as shells and SLURM expect."""
 
 
-if __name__ == "__main__":
-    raise SystemExit(train_main())
-
-
 def schedule_main(argv: Sequence[str] | None = None) -> int:
     """Preview a run's learning-rate and weight-decay curves per model and param group, without training."""
     parser = argparse.ArgumentParser(
@@ -72,8 +80,7 @@ def schedule_main(argv: Sequence[str] | None = None) -> int:
         description="Print the learning rate and weight decay of every param group at the first, warmup-end, "
         "middle and last updates of the run a config describes; optionally write all updates as CSV and a PNG plot.",
     )
-    parser.add_argument("config", help="the YAML config file")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for noether-train")
+    add_config_arguments(parser)
     parser.add_argument("--dataset-length", type=int, metavar="N",
                         help="samples in the train dataset (default: build the dataset and ask it)")
     parser.add_argument("--csv", metavar="FILE", help="write every update's values to this CSV file")
@@ -92,8 +99,7 @@ def schedule_main(argv: Sequence[str] | None = None) -> int:
     try:
         curves, plan = schedule_preview(arguments.config, arguments.overrides, dataset_length=arguments.dataset_length)
     except ConfigError as exc:
-        print(f"{arguments.config}: {len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}", file=sys.stderr)
-        print(str(exc), file=sys.stderr)
+        print_problems(arguments.config, exc)
         return 2
     from noether.core.schedules.preview import curves_csv, preview_table
 
@@ -108,3 +114,7 @@ def schedule_main(argv: Sequence[str] | None = None) -> int:
         plot_curves(curves, plan, arguments.plot)
         print(f"wrote {arguments.plot}")
     return 0
+
+
+if __name__ == "__main__":  # python -m engine.cli: what torchrun and the SLURM script run
+    raise SystemExit(train_main())

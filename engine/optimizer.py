@@ -168,8 +168,7 @@ class OptimizerWrapper:
         self._lr_schedule = config.schedule_config
         self._weight_decay_schedule = config.weight_decay_schedule
         # (total_steps, step -> value) of the last run length seen, so schedule_step never rebuilds a schedule.
-        self._lr_curve: tuple[int, Callable[[int], float]] | None = None
-        self._weight_decay_curve: tuple[int, Callable[[int], float]] | None = None
+        self._curves: dict[tuple[int, int], Callable[[int], float]] = {}
         self._bind_groups()
 
     def _bind_groups(self) -> None:
@@ -201,24 +200,23 @@ class OptimizerWrapper:
         Args:
             position: ``position(interval) -> (step, total_steps)`` for ``interval`` ``"update"`` or ``"epoch"``.
         """
-        schedule = self._lr_schedule
-        if schedule is not None:
-            step, total_steps = position(schedule.interval)
-            curve = self._lr_curve
-            if curve is None or curve[0] != total_steps:
-                curve = self._lr_curve = (total_steps, make_schedule(schedule, total_steps))
-            value = curve[1](step)
+        if self._lr_schedule is not None:
+            value = self._value(self._lr_schedule, position)
             for group, lr_scale in self._lr_groups:
                 group["lr"] = lr_scale * value
-        schedule = self._weight_decay_schedule
-        if schedule is not None:
-            step, total_steps = position(schedule.interval)
-            curve = self._weight_decay_curve
-            if curve is None or curve[0] != total_steps:
-                curve = self._weight_decay_curve = (total_steps, make_schedule(schedule, total_steps))
-            value = curve[1](step)
+        if self._weight_decay_schedule is not None:
+            value = self._value(self._weight_decay_schedule, position)
             for group in self._weight_decay_groups:
                 group["weight_decay"] = value
+
+    def _value(self, schedule: Any, position: Position) -> float:
+        """The schedule's value at ``position``; its curve is built once per run length (``total_steps``)."""
+        step, total_steps = position(schedule.interval)
+        key = (id(schedule), total_steps)
+        curve = self._curves.get(key)
+        if curve is None:
+            curve = self._curves[key] = make_schedule(schedule, total_steps)
+        return curve(step)
 
     def step(self, grad_scaler: torch.amp.GradScaler | None = None) -> None:
         """Clip the gradients and take one optimizer step; nothing at all when no parameter has a gradient.

@@ -25,6 +25,8 @@ from noether.core.config import ConfigError, Issue
 from noether.core.schemas import ConfigSchema
 from noether.core.schemas.slurm import SlurmConfig
 
+from engine.cli import add_config_arguments, print_problems
+
 SIGNAL_SECONDS_BEFORE_END = 120
 """SLURM sends SIGTERM to the batch shell this many seconds before the time limit (time to write a checkpoint)."""
 PORT_BASE = 10000
@@ -197,12 +199,6 @@ def script_path(config: ConfigSchema, config_path: str | os.PathLike) -> pathlib
     return path
 
 
-def _print_problems(config_path: str, exc: ConfigError) -> None:
-    count = len(exc.issues)
-    print(f"{config_path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
-    print(str(exc), file=sys.stderr)
-
-
 def submit_main(argv: Sequence[str] | None = None) -> int:
     """Validate a config, render its sbatch script and submit it (``--dry-run``: print it); status 2 on problems."""
     parser = argparse.ArgumentParser(
@@ -211,8 +207,7 @@ def submit_main(argv: Sequence[str] | None = None) -> int:
         "The script is written to <output_path>/sbatch/. Overrides are as for noether-train and are passed on "
         "to the job; add a slurm section on the command line with +slurm.nodes=2 +slurm.gpus_per_node=4.",
     )
-    parser.add_argument("config", help="the YAML config file, e.g. examples/poisson/train.yaml")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for noether-train")
+    add_config_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the script instead of writing and submitting it")
     arguments = parser.parse_args(argv)
     sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
@@ -223,7 +218,7 @@ def submit_main(argv: Sequence[str] | None = None) -> int:
         # the job runs in the submit directory or slurm.chdir: an absolute path is right in both
         script = render_sbatch(config, os.path.abspath(arguments.config), arguments.overrides)
     except ConfigError as exc:
-        _print_problems(arguments.config, exc)
+        print_problems(arguments.config, exc)
         return 2
     except FileNotFoundError as exc:
         print(f"noether-submit: {exc}", file=sys.stderr)
