@@ -102,8 +102,8 @@ def breakdown(data: dict, directory: pathlib.Path) -> dict[str, float]:
     crc = checkpoint._save_and_checksum(data, temporary)
     steps["torch.save + streamed CRC to temp"] = time.perf_counter() - start
     start = time.perf_counter()
-    os.replace(temporary, directory / name)
-    steps["rename"] = time.perf_counter() - start
+    checkpoint._move_into_place(temporary, directory / name)
+    steps["move into place"] = time.perf_counter() - start
     start = time.perf_counter()
     record = {"iteration": str(ITERATION), "checksum": checkpoint.CHECKSUM, "files": {name: crc}}
     checkpoint._write_atomically(directory / f"breakdown_cp=latest{checkpoint.MANIFEST_SUFFIX}",
