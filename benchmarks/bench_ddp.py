@@ -107,7 +107,7 @@ def worker(rank: int, world_size: int, port: int, options: dict, result_file: st
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
     from engine.distributed import wrap_model
-    from engine.trainer import accumulation_context
+    from engine.trainer import accumulation_context, ddp_module
 
     if world_size > 1:
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -132,7 +132,7 @@ def worker(rank: int, world_size: int, port: int, options: dict, result_file: st
                 y = ys[index % DATA_BATCHES, rank * samples:(rank + 1) * samples]
                 for micro in range(micro_batches):
                     last = sync and micro == micro_batches - 1
-                    context = accumulation_context(forward_model, last) if sync else forward_model.no_sync()
+                    context = accumulation_context(ddp_module(forward_model), last) if sync else forward_model.no_sync()
                     with context:
                         out = forward_model(x[micro * size:(micro + 1) * size])
                         loss = torch.nn.functional.mse_loss(out, y[micro * size:(micro + 1) * size])

@@ -89,6 +89,8 @@ class BaseTrainer:
         return self._step_result(loss, outputs, _batch_items(batch))
 
     def _step_result(self, loss: Any, outputs: Any, items: int) -> StepResult:
+        if type(loss) is torch.Tensor and loss.ndim == 0:  # the common case first: a scalar mean loss
+            return StepResult(loss, items, False, {"total": loss.detach()}, outputs)
         match loss:
             case LossOutput(total=total, count=count, parts=parts):
                 _check_scalar(total, "LossOutput.total")
@@ -139,11 +141,17 @@ def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
     return {key: value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
 
 
-def accumulation_context(model: torch.nn.Module, is_last_micro_batch: bool) -> contextlib.AbstractContextManager:
+def ddp_module(model: torch.nn.Module) -> torch.nn.parallel.DistributedDataParallel | None:
+    """The ``DistributedDataParallel`` module behind ``model`` (also under ``torch.compile``), else ``None``."""
+    model = model.__dict__.get("_orig_mod", model)  # not getattr: a missing nn.Module attribute costs ~5 µs
+    return model if isinstance(model, torch.nn.parallel.DistributedDataParallel) else None
+
+
+def accumulation_context(ddp: torch.nn.parallel.DistributedDataParallel | None,
+                         is_last_micro_batch: bool) -> contextlib.AbstractContextManager:
     """DDP's ``no_sync`` for all but the last micro-batch of an update: gradients are all-reduced once."""
-    model = getattr(model, "_orig_mod", model)  # torch.compile wraps the DDP module
-    if not is_last_micro_batch and isinstance(model, torch.nn.parallel.DistributedDataParallel):
-        return model.no_sync()
+    if ddp is not None and not is_last_micro_batch:
+        return ddp.no_sync()
     return contextlib.nullcontext()
 
 
@@ -207,6 +215,7 @@ def train(
     last_micro_batch = len(micro_batch_weights) - 1
     skip_nonfinite = trainer.config.skip_nan_loss
     trains = not model_is_frozen(model)
+    ddp = ddp_module(forward_model)
     device = run.device
     on_cpu = device.type == "cpu"
 
@@ -225,7 +234,7 @@ def train(
             data_wait += time.perf_counter() - fetch_started
             if not on_cpu:
                 batch = to_device(batch, device)
-            with accumulation_context(forward_model, index == last_micro_batch):
+            with accumulation_context(ddp, index == last_micro_batch):
                 with autocast():
                     result = trainer.train_step(forward_model, batch)
                 if skip_nonfinite and not nonfinite:
