@@ -50,6 +50,10 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"noether-train: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("noether-train: interrupted; no checkpoint was written for this point (set trainer.save_on_sigint: "
+              "true to finish the update and save a resumable checkpoint on Ctrl-C)", file=sys.stderr)
+        return 130
     print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\ntensorboard --logdir {result.run_dir}")
     return SIGNAL_EXIT_STATUS.get(result.stopped_by, 0)
 

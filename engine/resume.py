@@ -141,13 +141,18 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
     raise ConfigError([Issue(path, f"no verified checkpoint {tag!r} to resume from (available: {known})")])
 
 
+RUN_IDENTITY = ("run_id", "resume_run_id", "resume_stage_name", "resume_checkpoint")
+"""Root keys that differ on every resume by design."""
+
+
 def check_resumable_config(stored: dict[str, Any], current: dict[str, Any], *, allow_unsafe: bool) -> str:
     """Compare the ancestor's config with this run's; return the grouped differences as text.
 
     Raises:
         ConfigError: unsafe differences (model, optimizer kind, ...) unless ``allow_unsafe``.
     """
-    differences = config_differences(stored, current)
+    # a resumed run always has a new run id and names its ancestor: not worth reporting
+    differences = [d for d in config_differences(stored, current) if d.path not in RUN_IDENTITY]
     unsafe = [difference for difference in differences if difference.category == UNSAFE]
     if unsafe and not allow_unsafe:
         raise ConfigError([
