@@ -107,7 +107,10 @@ class PeriodicCallback(Callback):
     def after_update(self, iteration: TrainingIteration) -> None:
         """Run ``periodic_callback`` when an update or sample interval is due after this update."""
         interval = self.interval
-        if interval.every_n_updates is not None or interval.every_n_samples is not None:
+        if interval.every_n_updates is not None and interval.every_n_samples is None:
+            if iteration.update % interval.every_n_updates == 0:  # the common case, checked inline (every update)
+                self.periodic_callback(iteration, "update")
+        elif interval.every_n_updates is not None or interval.every_n_samples is not None:
             if interval.due_after_update(iteration, self.run.plan.effective_batch_size):
                 self.periodic_callback(iteration, "sample" if interval.every_n_samples else "update")
 

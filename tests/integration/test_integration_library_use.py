@@ -60,7 +60,7 @@ def test_a_user_trains_their_own_model(tmp_path):
     )
     result = engine.run(config)
     assert str(result.iteration) == "E30_U120_S1920"
-    assert result.metrics["loss/online/total/U10"] < 1e-6  # default: tracked every 10 updates
+    assert result.metrics["loss/online/total/U25"] < 1e-6  # default: tracked every 25 updates
     weights = torch.load(result.run_dir / "checkpoints" / "line_cp=latest_model.th", weights_only=True)["state_dict"]
     assert weights["linear.weight"].item() == pytest.approx(3.0, abs=1e-3)
     assert weights["linear.bias"].item() == pytest.approx(-1.0, abs=1e-3)
