@@ -149,6 +149,11 @@ def render_sbatch(config: ConfigSchema, config_path: str | os.PathLike, override
     torchrun = ["torchrun", '--nnodes="$SLURM_NNODES"', f"--nproc-per-node={processes_per_node(slurm)}"]
     rendezvous = ['--rdzv-id="$SLURM_JOB_ID"', "--rdzv-backend=c10d", '--rdzv-endpoint="$MASTER_ADDR:$MASTER_PORT"']
     train = ["-m", "engine.cli", shlex.quote(os.fspath(config_path)), *(shlex.quote(item) for item in overrides)]
+    # unless the config names its runs, every attempt of the job gets a run id and a requeued attempt resumes
+    # the previous one (from its latest checkpoint, exactly)
+    names_runs = config.run_id is not None or config.resume_run_id is not None
+    if not names_runs:
+        train.append("$RUN_OVERRIDES")
     command = " \\\n    ".join(" ".join(part) for part in (srun, torchrun, rendezvous, train))
     lines = [
         "#!/bin/bash",
@@ -161,6 +166,17 @@ def render_sbatch(config: ConfigSchema, config_path: str | os.PathLike, override
     ]
     if slurm.env_path is not None:
         lines += [f"source {shlex.quote(slurm.env_path)}", ""]
+    if not names_runs:
+        run_name = re.sub(r"[^\w.-]+", "_", slurm.job_name or config.name or "run")
+        lines += [
+            f'RUN_ID="{run_name}-$SLURM_JOB_ID"',
+            'ATTEMPT="${SLURM_RESTART_COUNT:-0}"',
+            'RUN_OVERRIDES="run_id=$RUN_ID-$ATTEMPT"',
+            'if [ "$ATTEMPT" -gt 0 ]; then  # requeued: continue the previous attempt from its latest checkpoint',
+            '    RUN_OVERRIDES="$RUN_OVERRIDES resume_run_id=$RUN_ID-$((ATTEMPT - 1))"',
+            "fi",
+            "",
+        ]
     lines += [
         'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         f"MASTER_PORT={port}",

@@ -38,6 +38,13 @@ GOLDEN = r"""#!/bin/bash
 
 source .venv/bin/activate
 
+RUN_ID="poisson-$SLURM_JOB_ID"
+ATTEMPT="${SLURM_RESTART_COUNT:-0}"
+RUN_OVERRIDES="run_id=$RUN_ID-$ATTEMPT"
+if [ "$ATTEMPT" -gt 0 ]; then  # requeued: continue the previous attempt from its latest checkpoint
+    RUN_OVERRIDES="$RUN_OVERRIDES resume_run_id=$RUN_ID-$((ATTEMPT - 1))"
+fi
+
 MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 MASTER_PORT=$((10000 + SLURM_JOB_ID % 20000))
 export MASTER_ADDR MASTER_PORT
@@ -45,7 +52,7 @@ export MASTER_ADDR MASTER_PORT
 srun --nodes="$SLURM_NNODES" --ntasks="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1 --cpus-per-task=16 \
     torchrun --nnodes="$SLURM_NNODES" --nproc-per-node=4 \
     --rdzv-id="$SLURM_JOB_ID" --rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$MASTER_PORT" \
-    -m engine.cli examples/poisson/train.yaml +slurm.job_name=poisson +slurm.nodes=2 +slurm.gpus_per_node=a100:4 +slurm.cpus_per_task=16 +slurm.time=12:00:00 +slurm.output=logs/%x-%j.out +slurm.env_path=.venv/bin/activate trainer.max_epochs=20 &
+    -m engine.cli examples/poisson/train.yaml +slurm.job_name=poisson +slurm.nodes=2 +slurm.gpus_per_node=a100:4 +slurm.cpus_per_task=16 +slurm.time=12:00:00 +slurm.output=logs/%x-%j.out +slurm.env_path=.venv/bin/activate trainer.max_epochs=20 $RUN_OVERRIDES &
 srun_pid=$!
 
 # 120 s before the time limit SLURM sends SIGTERM to this shell only (B:). Forward it to srun
@@ -143,7 +150,14 @@ def test_odd_values_are_quoted_for_sbatch_and_for_bash(tmp_path: pathlib.Path) -
     assert "source '/opt/my env/$HOME/it'\"'\"'s/activate'\n" in script
     # bash hands the config path and the overrides to engine.cli unchanged
     train_line = next(line for line in script.splitlines() if line.lstrip().startswith("-m engine.cli"))
-    assert shlex.split(train_line.removesuffix(" &")) == ["-m", "engine.cli", config_path, *overrides]
+    assert shlex.split(train_line.removesuffix(" &")) == ["-m", "engine.cli", config_path, *overrides, "$RUN_OVERRIDES"]
+    assert 'RUN_ID="my_big_job_1-$SLURM_JOB_ID"\n' in script  # the job name, made safe for a run id
+
+
+def test_a_config_that_names_its_runs_keeps_them() -> None:
+    """With ``run_id`` or ``resume_run_id`` set, the script passes no run ids of its own."""
+    script = render_sbatch(example("run_id=mine"), EXAMPLE)
+    assert "RUN_OVERRIDES" not in script and "RUN_ID" not in script
 
 
 def test_a_value_with_a_line_break_is_a_config_problem() -> None:
