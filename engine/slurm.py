@@ -29,10 +29,9 @@ from engine.cli import add_config_arguments, print_problems
 
 SIGNAL_SECONDS_BEFORE_END = 120
 """SLURM sends SIGTERM to the batch shell this many seconds before the time limit (time to write a checkpoint)."""
-PORT_BASE = 10000
-"""Without ``master_port`` the port is ``PORT_BASE + SLURM_JOB_ID % PORT_SPAN``: stable across requeues."""
-PORT_SPAN = 20000
-"""See ``PORT_BASE``."""
+FREE_PORT = """$(python -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')"""
+"""Without ``master_port``: a port the first node has free right now (the batch script runs on that node, the
+one that hosts the rendezvous), so two jobs sharing a node never collide."""
 
 _DIRECTIVE_SAFE = re.compile(r"[\w@%+=:,./-]+")
 """Characters sbatch's ``#SBATCH`` parser takes literally (the same set as ``shlex.quote``'s)."""
@@ -141,8 +140,7 @@ def render_sbatch(config: ConfigSchema, config_path: str | os.PathLike, override
         raise ConfigError([Issue("slurm", "noether-submit needs a slurm section, e.g. `slurm: {nodes: 1, "
                                           "gpus_per_node: 4, time: '12:00:00'}` in the YAML or +slurm.nodes=1 "
                                           "on the command line")])
-    port = str(config.master_port) if config.master_port is not None else \
-        f"$(({PORT_BASE} + SLURM_JOB_ID % {PORT_SPAN}))"
+    port = str(config.master_port) if config.master_port is not None else FREE_PORT
     srun = ['srun --nodes="$SLURM_NNODES" --ntasks="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1']
     if slurm.cpus_per_task is not None:  # srun does not inherit sbatch's value (SLURM >= 22.05)
         srun.append(f"--cpus-per-task={slurm.cpus_per_task * (slurm.ntasks_per_node or 1)}")

@@ -46,7 +46,7 @@ if [ "$ATTEMPT" -gt 0 ]; then  # requeued: continue the previous attempt from it
 fi
 
 MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-MASTER_PORT=$((10000 + SLURM_JOB_ID % 20000))
+MASTER_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
 export MASTER_ADDR MASTER_PORT
 
 srun --nodes="$SLURM_NNODES" --ntasks="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1 --cpus-per-task=16 \
@@ -185,7 +185,7 @@ if [ "$1" = show ]; then printf 'node7\\nnode8\\n'; fi
 """
 
 
-def start_script(tmp_path: pathlib.Path, *, block: bool, srun_status: int) -> subprocess.Popen:
+def start_script(tmp_path: pathlib.Path, *, block: bool, srun_status: int, restarts: int = 0) -> subprocess.Popen:
     """Run the rendered script under bash with fake ``srun`` and ``scontrol`` and SLURM's variables."""
     write_executable(tmp_path / "bin" / "srun", FAKE_SRUN)
     write_executable(tmp_path / "bin" / "scontrol", FAKE_SCONTROL)
@@ -194,7 +194,7 @@ def start_script(tmp_path: pathlib.Path, *, block: bool, srun_status: int) -> su
     environment = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
                    "FAKE_DIR": str(tmp_path), "FAKE_SRUN_BLOCK": "1" if block else "",
                    "FAKE_SRUN_STATUS": str(srun_status), "SLURM_JOB_ID": "4242",
-                   "SLURM_JOB_NODELIST": "node[7-8]", "SLURM_NNODES": "2"}
+                   "SLURM_JOB_NODELIST": "node[7-8]", "SLURM_NNODES": "2", "SLURM_RESTART_COUNT": str(restarts)}
     return subprocess.Popen(["bash", str(script)], env=environment)
 
 
@@ -206,11 +206,25 @@ def wait_for(path: pathlib.Path, seconds: float = 10.0) -> None:
 
 
 def test_script_exports_the_rendezvous_and_passes_on_the_exit_status(tmp_path: pathlib.Path) -> None:
-    """Without a signal the script exits with srun's status; MASTER_ADDR is the first node, the port from the job id."""
+    """Without a signal the script exits with srun's status; MASTER_ADDR is the first node, the port a free one
+    there; the first attempt of the job gets its run id."""
     process = start_script(tmp_path, block=False, srun_status=3)
     assert process.wait(timeout=20) == 3
-    assert (tmp_path / "srun_args").read_text().startswith("node7:14242 --nodes=2 --ntasks=2 --ntasks-per-node=1 ")
+    arguments = (tmp_path / "srun_args").read_text()
+    address, _, rest = arguments.partition(" ")
+    host, _, port = address.partition(":")
+    assert host == "node7" and 1024 <= int(port) <= 65535
+    assert rest.startswith("--nodes=2 --ntasks=2 --ntasks-per-node=1 ")
+    assert arguments.endswith(" -m engine.cli examples/poisson/train.yaml run_id=poisson-4242-0\n")
     assert (tmp_path / "scontrol_calls").read_text() == "show hostnames node[7-8]\n"
+
+
+def test_a_requeued_attempt_resumes_the_previous_one(tmp_path: pathlib.Path) -> None:
+    """The second attempt of a job (SLURM_RESTART_COUNT=1) resumes the first attempt's run."""
+    process = start_script(tmp_path, block=False, srun_status=0, restarts=1)
+    assert process.wait(timeout=20) == 0
+    assert (tmp_path / "srun_args").read_text().endswith(
+        " -m engine.cli examples/poisson/train.yaml run_id=poisson-4242-1 resume_run_id=poisson-4242-0\n")
 
 
 def test_sigterm_is_forwarded_and_the_job_requeued(tmp_path: pathlib.Path) -> None:
