@@ -40,6 +40,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     if arguments.nproc_per_node is not None and "WORLD_SIZE" not in os.environ:
         return launch_torchrun(arguments)
     sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
+    from engine.distributed import LaunchError
     from engine.run import run
 
     try:
@@ -47,7 +48,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print_problems(arguments.config, exc)
         return 2
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, LaunchError) as exc:
         print(f"noether-train: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

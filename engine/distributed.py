@@ -47,6 +47,10 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+class LaunchError(RuntimeError):
+    """The processes were started in a way the engine cannot run (e.g. an incomplete torchrun environment)."""
+
+
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 """What torchrun sets for every process it starts."""
 
@@ -60,14 +64,14 @@ def init_process_group(device: torch.device, environ: dict[str, str] | None = No
     """Join torchrun's process group (gloo on CPU, nccl on CUDA); return True if this call initialised it.
 
     Raises:
-        RuntimeError: torchrun's environment is incomplete (one line naming the missing variables).
+        LaunchError: torchrun's environment is incomplete (one line naming the missing variables).
     """
     environ = os.environ if environ is None else environ
     if is_distributed() or not launched_by_torchrun(environ):
         return False
     missing = [name for name in TORCHRUN_VARIABLES if name not in environ]
     if missing:
-        raise RuntimeError(f"distributed launch without {', '.join(missing)}: start the run with torchrun "
+        raise LaunchError(f"distributed launch without {', '.join(missing)}: start the run with torchrun "
                            "(or noether-train --nproc-per-node N), which sets them")
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
