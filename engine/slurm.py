@@ -29,7 +29,7 @@ from engine.cli import add_config_arguments, print_problems
 
 SIGNAL_SECONDS_BEFORE_END = 120
 """SLURM sends SIGTERM to the batch shell this many seconds before the time limit (time to write a checkpoint)."""
-FREE_PORT = """$(python -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')"""
+FREE_PORT = """$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')"""
 """Without ``master_port``: a port the first node has free right now (the batch script runs on that node, the
 one that hosts the rendezvous), so two jobs sharing a node never collide."""
 

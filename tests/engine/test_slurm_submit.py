@@ -46,7 +46,7 @@ if [ "$ATTEMPT" -gt 0 ]; then  # requeued: continue the previous attempt from it
 fi
 
 MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-MASTER_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
+MASTER_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
 export MASTER_ADDR MASTER_PORT
 
 srun --nodes="$SLURM_NNODES" --ntasks="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1 --cpus-per-task=16 \
@@ -335,3 +335,27 @@ def test_the_documented_script_is_the_golden_script() -> None:
     text = (REPOSITORY / "docs" / "distributed.md").read_text(encoding="utf-8")
     documented = text.split("```bash\n", 1)[1].split("```", 1)[0]
     assert documented == GOLDEN
+
+
+def test_every_slurm_field_renders_its_directive_line_by_line() -> None:
+    """With every ``SlurmConfig`` field set, the script's header is exactly one directive per field in declaration
+    order (kill_on_invalid_dep as sbatch's yes/no), the requeue directives, and ``source`` for ``env_path``."""
+    slurm = SlurmConfig(job_name="exp", partition="gpu,cpu", reservation="res", nodes="2-4", ntasks=8,
+                        ntasks_per_node=4, cpus_per_task=8, mem="64G", gpus="a100:8", gpus_per_node=4,
+                        gres="gpu:2,shard:1", time="1-12:00:00", begin="now+1hour", output="logs/%x-%j.out",
+                        error="logs/%x-%j.err", array="0-15%4", kill_on_invalid_dep=True, nice=10,
+                        env_path="env.sh", chdir="/scratch/exp")
+    script = render_sbatch(attrs.evolve(example(), slurm=slurm), "/abs/train.yaml")
+    assert script.splitlines()[:27] == [
+        "#!/bin/bash",
+        "# Rendered by noether-submit: srun starts one torchrun per node, torchrun starts the workers.",
+        "#SBATCH --job-name=exp", "#SBATCH --partition=gpu,cpu", "#SBATCH --reservation=res", "#SBATCH --nodes=2-4",
+        "#SBATCH --ntasks=8", "#SBATCH --ntasks-per-node=4", "#SBATCH --cpus-per-task=8", "#SBATCH --mem=64G",
+        "#SBATCH --gpus=a100:8", "#SBATCH --gpus-per-node=4", "#SBATCH --gres=gpu:2,shard:1",
+        "#SBATCH --time=1-12:00:00", "#SBATCH --begin=now+1hour", "#SBATCH --output=logs/%x-%j.out",
+        "#SBATCH --error=logs/%x-%j.err", "#SBATCH --array=0-15%4", "#SBATCH --kill-on-invalid-dep=yes",
+        "#SBATCH --nice=10", "#SBATCH --chdir=/scratch/exp", "#SBATCH --signal=B:TERM@120", "#SBATCH --requeue",
+        "#SBATCH --open-mode=append", "", "source env.sh", "",
+    ]
+    assert ('srun --nodes="$SLURM_NNODES" --ntasks="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1 '
+            "--cpus-per-task=32 \\\n    torchrun --nnodes=\"$SLURM_NNODES\" --nproc-per-node=4 \\\n") in script
