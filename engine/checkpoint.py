@@ -226,6 +226,23 @@ def load_part(path: pathlib.Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+class _DeferredSaves:
+    """The context manager behind ``CheckpointWriter.deferred`` (one reusable object: the loop enters it every
+    update, and a generator-based context manager would cost more than the rest of the bookkeeping)."""
+
+    def __init__(self, writer: CheckpointWriter) -> None:
+        self.writer = writer
+
+    def __enter__(self) -> None:
+        self.writer._pending = []
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        pending, self.writer._pending = self.writer._pending, None
+        if exc_type is None:
+            for args, kwargs in pending:
+                self.writer.save(*args, **kwargs)
+
+
 class CheckpointWriter:
     """Write a run's checkpoints under Noether's names: weights per model, optimizer per trained model, the
     trainer state once per tag (named after the root model), all covered by one manifest."""
@@ -249,6 +266,13 @@ class CheckpointWriter:
         self.optimizers = optimizers
         self.trainer_state = trainer_state
         self.is_main_process = is_main_process
+        self._pending: list[tuple[tuple, dict]] | None = None
+        self.deferred = _DeferredSaves(self)
+        """``with writer.deferred:`` holds every ``save`` until the block ends, then writes them in order.
+
+        The loop runs an update's callbacks inside this block: a checkpoint requested by one callback then holds
+        the state after *every* callback handled the update (later callbacks' states, random numbers they drew),
+        which is where a resumed run continues. If the block raises, the held saves are dropped."""
 
     def save(
         self,
@@ -276,6 +300,10 @@ class CheckpointWriter:
             state_dicts: model name -> weights to save instead of the model's own (EMA shadows).
             extra: more keys for the weight files (e.g. ``{"ema": 0.999}``).
         """
+        if self._pending is not None:
+            self._pending.append(((tag, iteration), dict(weights=weights, optim=optim, trainer=trainer,
+                                  model_names=model_names, model_info=model_info, state_dicts=state_dicts, extra=extra)))
+            return None
         trainer_state = self.trainer_state() if trainer else None  # computed on every rank (may all-reduce)
         if not self.is_main_process:
             return None

@@ -242,9 +242,8 @@ class OptimizerWrapper:
                 torch.nn.utils.clip_grad_norm_(params, clip_norm)
         if grad_scaler is None:
             self.optimizer.step()
-        else:
+        else:  # the caller runs grad_scaler.update() once per update, after every optimizer stepped
             grad_scaler.step(self.optimizer)
-            grad_scaler.update()
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients; by default to ``None``, as Noether does.

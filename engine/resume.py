@@ -115,7 +115,9 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
 
     resumable = [candidate for candidate in records if holds(candidate, "trainer")]
     if tag == "latest":
-        candidates = sorted(resumable, key=lambda t: (holds(t, "optim"), records[t][0].update, t == "latest"), reverse=True)
+        # an .error checkpoint holds the state of a failed update, an .early_exit one a finished run: last resorts
+        candidates = sorted(resumable, key=lambda t: (not t.endswith((".error", ".early_exit")), holds(t, "optim"),
+                                                      records[t][0].update, t == "latest"), reverse=True)
     elif tag in records:
         candidates = [tag]
     else:

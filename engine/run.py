@@ -214,7 +214,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         optimizers[name].load_state_dict(state)
     callbacks = make_callbacks(config.trainer.callbacks)
     if config.trainer.add_default_callbacks:
-        callbacks += default_callbacks(config.trainer, plan, device)
+        callbacks += default_callbacks(config.trainer, plan, device, configured=callbacks)
     if config.trainer.add_trainer_callbacks:
         callbacks += trainer.trainer_callbacks()
     check_checkpoint_keys(callbacks)
@@ -237,53 +237,52 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
             "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
     tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id)
     writer = LogWriter(tracker, run_dir / "metrics.jsonl" if is_main else None)
-    if is_main:
-        tracker.log_config(config_yaml, hyperparameters(config))
-    ancestors = [*resume_point.trainer_state.get("ancestors", []), resume_from[0]] if resume_point and resume_point.trainer_state else []
+    try:  # from here on the writer (an open file, TensorBoard's thread) is closed whatever happens
+        if is_main:
+            tracker.log_config(config_yaml, hyperparameters(config))
+        ancestors = [*resume_point.trainer_state.get("ancestors", []), resume_from[0]] if resume_point and resume_point.trainer_state else []
 
-    def trainer_state() -> dict[str, Any]:
-        return {
-            "training_iteration": loop.iteration.as_dict(),
-            "consecutive_nonfinite": loop.consecutive_nonfinite,
-            "callback_state_dicts": {key: state for key, state in ((c.checkpoint_key, c.state_dict()) for c in callbacks)
-                                     if state is not None},
-            "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},
-            "rng": gather_from_all(rng_state()),  # every rank's generators, in rank order
-            "config": core_config.unstructure(config),
-            "run_id": run_id,
-            "ancestors": ancestors,
-        }
+        def trainer_state() -> dict[str, Any]:
+            return {
+                "training_iteration": loop.iteration.as_dict(),
+                "consecutive_nonfinite": loop.consecutive_nonfinite,
+                "callback_state_dicts": {key: state for key, state in ((c.checkpoint_key, c.state_dict()) for c in callbacks)
+                                         if state is not None},
+                "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},
+                "rng": gather_from_all(rng_state()),  # every rank's generators, in rank order
+                "config": core_config.unstructure(config),
+                "run_id": run_id,
+                "ancestors": ancestors,
+            }
 
-    checkpoints = CheckpointWriter(run_dir / "checkpoints", run_id=run_id, model=model, optimizers=optimizers,
-                                   trainer_state=trainer_state, is_main_process=is_main)
-    context = RunContext(trainer=trainer, model=model, optimizers=optimizers, datasets=datasets, plan=plan,
-                         writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
-                         is_main_process=is_main, num_workers=config.num_workers or 0)
-    for callback in callbacks:
-        callback.setup(context)
-    if is_main:
-        print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
-              f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
-              + (f", resuming {resume_from[0]} at {loop.iteration}" if resume_point else "")
-              + f"; output in {run_dir}")
-        for name, optimizer in optimizers.items():
-            groups = ", ".join(f"{group.name} ({len(group.param_names)})" for group in optimizer.plan)
-            print(f"param groups of {name}: {groups}; every parameter's group and rule: {run_dir / 'param_groups.txt'}")
+        checkpoints = CheckpointWriter(run_dir / "checkpoints", run_id=run_id, model=model, optimizers=optimizers,
+                                       trainer_state=trainer_state, is_main_process=is_main)
+        context = RunContext(trainer=trainer, model=model, optimizers=optimizers, datasets=datasets, plan=plan,
+                             writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
+                             is_main_process=is_main, num_workers=config.num_workers or 0)
+        setup_callbacks(callbacks, context, configured=len(config.trainer.callbacks or ()))
+        if is_main:
+            print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
+                  f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
+                  + (f", resuming {resume_from[0]} at {loop.iteration}" if resume_point else "")
+                  + f"; output in {run_dir}")
+            for name, optimizer in optimizers.items():
+                groups = ", ".join(f"{group.name} ({len(group.param_names)})" for group in optimizer.plan)
+                print(f"param groups of {name}: {groups}; every parameter's group and rule: {run_dir / 'param_groups.txt'}")
 
-    sampler = UpdateBatchSampler(
-        dataset_length=plan.dataset_length, effective_batch_size=plan.effective_batch_size,
-        micro_batch_sizes=plan.micro_batch_sizes, updates_per_epoch=plan.updates_per_epoch, seed=config.seed,
-        start_update=loop.iteration.update, end_update=max(plan.total_updates, loop.iteration.update),
-        rank=rank(), world_size=world_size(),
-    )
-    loader = make_train_loader(datasets[TRAIN_DATASET_KEY], sampler, num_workers=config.num_workers or 0,
-                               seed=config.seed, pin_memory=device.type == "cuda")
-    forward_model = wrap_model(model, device, find_unused_parameters=config.trainer.find_unused_params,
-                               static_graph=config.trainer.static_graph)
-    if config.trainer.use_torch_compile:
-        forward_model = torch.compile(forward_model)
-    stop_signal = StopSignal(config.trainer.save_on_sigint)
-    try:
+        sampler = UpdateBatchSampler(
+            dataset_length=plan.dataset_length, effective_batch_size=plan.effective_batch_size,
+            micro_batch_sizes=plan.micro_batch_sizes, updates_per_epoch=plan.updates_per_epoch, seed=config.seed,
+            start_update=loop.iteration.update, end_update=max(plan.total_updates, loop.iteration.update),
+            rank=rank(), world_size=world_size(),
+        )
+        loader = make_train_loader(datasets[TRAIN_DATASET_KEY], sampler, num_workers=config.num_workers or 0,
+                                   seed=config.seed, pin_memory=device.type == "cuda")
+        forward_model = wrap_model(model, device, find_unused_parameters=config.trainer.find_unused_params,
+                                   static_graph=config.trainer.static_graph)
+        if config.trainer.use_torch_compile:
+            forward_model = torch.compile(forward_model)
+        stop_signal = StopSignal(config.trainer.save_on_sigint)
         model.eval()
         with torch.no_grad():
             run_hooks(callbacks, "before_training", loop.iteration)
@@ -325,8 +324,29 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
                      stopped_by=stopped_by)
 
 
+def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, configured: int) -> None:
+    """Give every callback the run's context; the configured ones (the first ``configured``) report problems with
+    their setting (unknown ``model_names``, a dataset key that does not exist) as config errors, all at once."""
+    issues = []
+    for index, callback in enumerate(callbacks):
+        try:
+            callback.setup(context)
+        except (ValueError, KeyError) as exc:
+            if index >= configured:
+                raise
+            issues.append(Issue(f"trainer.callbacks[{index}]", str(exc).strip("'\"")))
+    if issues:
+        raise ConfigError(issues)
+
+
 def save_quietly(checkpoints: CheckpointWriter, tag: str, iteration: TrainingIteration) -> None:
-    """Try to save an ``.error`` checkpoint while an exception propagates; never hide the original error."""
+    """Try to save an ``.error`` checkpoint while an exception propagates; never hide the original error.
+
+    Not in a multi-process run: the trainer state gathers every rank's random state, and the other ranks, which
+    did not fail, are waiting in a different collective; trying would hang instead of failing."""
+    if world_size() > 1:
+        warnings.warn(f"no {tag!r} checkpoint in a multi-process run (it would wait for the other ranks)", stacklevel=2)
+        return
     try:
         checkpoints.save(tag, iteration, weights=True, optim=True, trainer=True)
     except Exception as exc:  # noqa: BLE001 - the training error matters more than this one

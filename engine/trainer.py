@@ -83,7 +83,8 @@ class BaseTrainer:
     def train_step(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> StepResult:
         """Forward ``batch``'s ``forward_properties`` through ``model`` and compute the loss on its
         ``target_properties``."""
-        forward_properties = self.config.forward_properties or getattr(getattr(model, "config", None), "forward_properties", ())
+        forward_properties = self.config.forward_properties or getattr(
+            getattr(unwrapped(model), "config", None), "forward_properties", ())
         outputs = model(**{key: batch[key] for key in forward_properties})
         loss = self.loss_compute(outputs, {key: batch[key] for key in self.config.target_properties or ()})
         return self._step_result(loss, outputs, _batch_items(batch))
@@ -154,6 +155,12 @@ class _WithoutGrad:
 
 
 without_grad = _WithoutGrad()
+
+
+def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    """The user's model behind ``torch.compile`` and ``DistributedDataParallel`` wrappers."""
+    model = model.__dict__.get("_orig_mod", model)
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
 
 def ddp_module(model: torch.nn.Module) -> torch.nn.parallel.DistributedDataParallel | None:
@@ -287,12 +294,14 @@ def train(
                 divide_gradients(model, max(float(items), 1.0) / world_size())
             for optimizer in optimizers:
                 optimizer.step(grad_scaler)
+            if grad_scaler is not None:
+                grad_scaler.update()  # once per update, whatever the number of optimizers
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
         # 4. counters, callbacks, stop checks
         loop.iteration = iteration = plan.iteration_at(update + 1)
         times = {"data_wait": data_wait, "update": time.perf_counter() - started}
-        with without_grad:
+        with without_grad, run.checkpoints.deferred:  # checkpoints hold the state after all callbacks ran
             for track in update_trackers:
                 track(iteration, times)
             stop = call_hooks(after_update_hooks, iteration)

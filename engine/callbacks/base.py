@@ -9,7 +9,7 @@ per update ``track_after_update_step`` then ``after_update``; at each completed 
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -83,6 +83,24 @@ class Callback:
 
     def __str__(self) -> str:
         return type(self).__name__
+
+
+def check_model_names(callback: Callback, model_names: Sequence[str] | None) -> None:
+    """``model_names`` of a checkpoint callback must name models of the run (``<composite>.<attribute>`` for
+    submodels); otherwise its checkpoints would silently hold no weights.
+
+    Raises:
+        ValueError: naming the unknown names, the closest known ones and every known name.
+    """
+    from noether.core.config.errors import did_you_mean
+
+    from engine.models import named_models
+
+    known = list(named_models(callback.run.model))
+    unknown = [name for name in model_names or () if name not in known]
+    if unknown:
+        hints = "".join(did_you_mean(name, known) for name in unknown)
+        raise ValueError(f"{callback}: model_names {unknown} are not models of this run (models: {known}){hints}")
 
 
 class PeriodicCallback(Callback):

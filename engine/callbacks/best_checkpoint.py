@@ -9,7 +9,7 @@ from typing import Any
 
 from noether.core.training import TrainingIteration
 
-from engine.callbacks.base import PeriodicCallback
+from engine.callbacks.base import PeriodicCallback, check_model_names
 
 LOWER_IS_BETTER = ("*loss*", "*error*")
 HIGHER_IS_BETTER = ("*accuracy*", "*acc*")
@@ -54,6 +54,11 @@ class BestCheckpointCallback(PeriodicCallback):
         self.best = -math.inf if self.higher_is_better else math.inf
         self.tolerance_counter = 0
         self.exceeded: dict[int, float] = {}
+
+    def setup(self, run: Any) -> None:
+        """Check ``model_names`` against the run's models."""
+        super().setup(run)
+        check_model_names(self, self.config.model_names)
 
     @property
     def tag(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from noether.core.training import TrainingIteration
 
-from engine.callbacks.base import PeriodicCallback
+from engine.callbacks.base import PeriodicCallback, check_model_names
 
 
 class CheckpointCallback(PeriodicCallback):
@@ -22,6 +22,11 @@ class CheckpointCallback(PeriodicCallback):
         if not (config.save_weights or config.save_optim or config.save_latest_weights or config.save_latest_optim):
             raise ValueError(f"{self}: at least one of save_weights, save_optim, save_latest_weights, "
                              "save_latest_optim must be true")
+
+    def setup(self, run: Any) -> None:
+        """Check ``model_names`` against the run's models."""
+        super().setup(run)
+        check_model_names(self, self.config.model_names)
 
     def _save(self, tag: str, iteration: TrainingIteration, weights: bool, optim: bool) -> None:
         if weights or optim:

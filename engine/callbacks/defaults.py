@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -197,8 +197,10 @@ def default_intervals(config: BaseTrainerConfig, plan: TrainingPlan) -> tuple[In
     return log, track
 
 
-def default_callbacks(config: BaseTrainerConfig, plan: TrainingPlan, device: torch.device) -> list[Callback]:
-    """The default callbacks in order. With nothing to train (``max_*: 0``) only the summaries."""
+def default_callbacks(config: BaseTrainerConfig, plan: TrainingPlan, device: torch.device,
+                      configured: Sequence[Callback] = ()) -> list[Callback]:
+    """The default callbacks in order. With nothing to train (``max_*: 0``) only the summaries. The default online
+    loss is left out when a ``configured`` one already logs at the track interval (same keys)."""
     callbacks: list[Callback] = [DatasetStatsCallback(), ParamCountCallback()]
     if plan.total_updates <= plan.start.update:
         return callbacks
@@ -206,5 +208,7 @@ def default_callbacks(config: BaseTrainerConfig, plan: TrainingPlan, device: tor
     callbacks += [ProgressCallback(log), TrainTimeCallback(log)]
     if device.type == "cuda":
         callbacks.append(PeakMemoryCallback(interval=log))
-    callbacks += [LrCallback(interval=track), OnlineLossCallback(interval=track)]
+    callbacks.append(LrCallback(interval=track))
+    if not any(isinstance(c, OnlineLossCallback) and c.interval == track for c in configured):
+        callbacks.append(OnlineLossCallback(interval=track))  # one online loss per interval: no duplicate keys
     return callbacks

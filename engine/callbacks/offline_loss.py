@@ -29,6 +29,9 @@ class OfflineLossCallback(PeriodicCallback):
 
         if self.dataset_key not in self.run.datasets:
             raise KeyError(f"{self}: no dataset {self.dataset_key!r}; datasets are {sorted(self.run.datasets)}")
+        if len(self.run.datasets[self.dataset_key]) < world_size():  # a rank without samples would skip collectives
+            raise ValueError(f"{self}: dataset {self.dataset_key!r} has {len(self.run.datasets[self.dataset_key])} "
+                             f"samples, fewer than the {world_size()} processes")
         batch_size = self.config.batch_size or self.run.plan.micro_batch_sizes[0]
         self._loader = make_eval_loader(self.run.datasets[self.dataset_key], batch_size,
                                         num_workers=self.run.num_workers, rank=rank(), world_size=world_size())

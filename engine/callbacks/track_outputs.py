@@ -65,7 +65,8 @@ class TrackAdditionalOutputsCallback(PeriodicCallback):
         return selected
 
     def track_after_accumulation_step(self, iteration: TrainingIteration, batch: Mapping[str, Any],
-                                      losses: Mapping[str, torch.Tensor], outputs: Any) -> None:
+                                      losses: Mapping[str, torch.Tensor], outputs: Any,
+                                      items: int | torch.Tensor = 1) -> None:
         """Keep the selected outputs, detached (``last`` keeps only the newest; no device sync here)."""
         for key, value in self._selected(outputs).items():
             if isinstance(value, torch.Tensor):

@@ -34,8 +34,8 @@ def optimizer_state(tmp_path: pathlib.Path, run_id: str) -> dict:
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_sigkill_then_resume_is_bit_exact(tmp_path: pathlib.Path, num_workers: int) -> None:
-    """Killed after a random update (shuffled data, dropout-free MLP, AdamW), resumed from latest: equal weights,
-    optimizer state and online losses of every update after the resume point."""
+    """Killed during a random update's callbacks (shuffled data, dropout-free MLP, AdamW), resumed from latest:
+    equal weights, optimizer state and online losses of every update after the resume point."""
     kill_at = random.Random(num_workers).randrange(2, 8)
     common = (f"num_workers={num_workers}", "trainer.track_every_n_updates=1")
     full = train(tmp_path, "full", 1, *common, callbacks=CHECKPOINT_EVERY_UPDATE)
@@ -45,13 +45,16 @@ def test_sigkill_then_resume_is_bit_exact(tmp_path: pathlib.Path, num_workers: i
     assert killed.returncode == -signal.SIGKILL, (kill_at, killed.stderr)
     resumed = train(tmp_path, "resumed", 1, *common, "resume_run_id=killed", callbacks=CHECKPOINT_EVERY_UPDATE)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming killed at E{kill_at // 4}_U{kill_at}_S{kill_at * 16}" in resumed.stdout
+    # the kill comes from a callback of update kill_at, before that update's checkpoint (written once all of its
+    # callbacks ran): the resume starts from the previous update's
+    resumed_at = kill_at - 1
+    assert f"resuming killed at E{resumed_at // 4}_U{resumed_at}_S{resumed_at * 16}" in resumed.stdout
     assert all(torch.equal(a, b) for a, b in zip(weights(tmp_path, "full").values(), weights(tmp_path, "resumed").values()))
     full_state, resumed_state = optimizer_state(tmp_path, "full"), optimizer_state(tmp_path, "resumed")
     for index, state in full_state["state"].items():
         assert all(torch.equal(value, resumed_state["state"][index][key]) for key, value in state.items())
     full_losses, resumed_losses = losses(tmp_path / "out" / "full"), losses(tmp_path / "out" / "resumed")
-    assert sorted(resumed_losses) == list(range(kill_at + 1, 9))
+    assert sorted(resumed_losses) == list(range(resumed_at + 1, 9))
     assert {update: full_losses[update] for update in resumed_losses} == resumed_losses
 
 
