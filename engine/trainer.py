@@ -83,8 +83,10 @@ class BaseTrainer:
     def train_step(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> StepResult:
         """Forward ``batch``'s ``forward_properties`` through ``model`` and compute the loss on its
         ``target_properties``."""
-        forward_properties = self.config.forward_properties or getattr(
-            getattr(unwrapped(model), "config", None), "forward_properties", ())
+        forward_properties = self.__dict__.get("_forward_properties")
+        if forward_properties is None:  # the trainer's, else the (unwrapped) model's; resolved on the first call
+            forward_properties = self._forward_properties = self.config.forward_properties or getattr(
+                getattr(unwrapped(model), "config", None), "forward_properties", ())
         outputs = model(**{key: batch[key] for key in forward_properties})
         loss = self.loss_compute(outputs, {key: batch[key] for key in self.config.target_properties or ()})
         return self._step_result(loss, outputs, _batch_items(batch))

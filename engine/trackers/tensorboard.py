@@ -1,46 +1,69 @@
-"""The default tracker: TensorBoard event files under ``<run_dir>/<log_dir>``, x-axis = optimizer update."""
+"""The default tracker: TensorBoard event files under ``<run_dir>/<log_dir>``, x-axis = optimizer update.
+
+The events are written by this process, synchronously, into one event file kept open: one event per logged
+update holding all its scalars. ``SummaryWriter`` instead hands every event to a writer thread that reopens the
+file for each record and computes a pure-Python CRC while holding the interpreter lock; on a small model that
+thread cost more than the training update it logged (``benchmarks/bench_engine_overhead.py``). The file format
+is TensorBoard's own (``RecordWriter`` framing, ``Event`` protos), so ``tensorboard --logdir`` and its event
+readers see the same thing.
+"""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import socket
+import time
 from collections.abc import Mapping
 
 from noether.core.schemas import TensorboardTrackerSchema
 
 from engine.trackers.base import Tracker
 
-MAX_QUEUE = 10_000
-"""Events buffered before the writer thread must catch up. The default (10) makes ``add_scalar`` block every
-ten events and cost ~50 µs instead of ~5 µs (DESIGN.md section 6); we flush explicitly at the end instead."""
-
 
 class TensorboardTracker(Tracker):
-    """Write scalars, the resolved config and the hyper-parameters as TensorBoard events."""
+    """Write scalars and the resolved config as TensorBoard events; flush every ``flush_secs`` and at the end."""
 
     def __init__(self, config: TensorboardTrackerSchema, run_dir: pathlib.Path) -> None:
-        from torch.utils.tensorboard import SummaryWriter  # tensorboard is a dependency; imported when used
-
+        from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import Summary
+        from tensorboard.summary.writer.record_writer import RecordWriter
 
         self.log_dir = pathlib.Path(run_dir) / config.log_dir
-        self.writer = SummaryWriter(log_dir=str(self.log_dir), flush_secs=config.flush_secs, max_queue=MAX_QUEUE)
-        self._summary, self._value = Summary, Summary.Value
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        self.path = self.log_dir / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.0"
+        self._file = open(self.path, "ab")
+        self._records = RecordWriter(self._file)
+        self._event, self._summary, self._value = Event, Summary, Summary.Value
+        self._flush_secs = config.flush_secs
+        self._last_flush = time.monotonic()
+        self._write(Event(wall_time=now, file_version="brain.Event:2"))
+
+    def _write(self, event: object) -> None:
+        self._records.write(event.SerializeToString())
+        if time.monotonic() - self._last_flush >= self._flush_secs:
+            self.flush()
 
     def log(self, update: int, scalars: Mapping[str, float]) -> None:
-        """Add every scalar at global step ``update`` as ONE event: ``add_scalar`` writes an event per scalar, and
-        each event costs a pure-Python CRC in TensorBoard's writer thread (about 100 µs for four scalars against
-        35 µs as one event, measured in ``benchmarks/bench_engine_overhead.py``'s setting)."""
+        """One event at step ``update`` holding every scalar."""
         values = [self._value(tag=key, simple_value=value) for key, value in scalars.items()]
-        self.writer.file_writer.add_summary(self._summary(value=values), global_step=update)
+        self._write(self._event(wall_time=time.time(), step=update, summary=self._summary(value=values)))
 
     def log_config(self, config_yaml: str, hyperparameters: Mapping[str, float | int | str | bool]) -> None:
-        """Store the config as text (shown in TensorBoard's TEXT tab, indented so Markdown keeps it verbatim)."""
-        self.writer.add_text("config", "\n".join("    " + line for line in config_yaml.splitlines()), global_step=0)
+        """Store the config as text (TensorBoard's TEXT tab; indented so Markdown keeps it verbatim)."""
+        from torch.utils.tensorboard.summary import text
+
+        summary = text("config", "\n".join("    " + line for line in config_yaml.splitlines()))
+        self._write(self._event(wall_time=time.time(), step=0, summary=summary))
 
     def flush(self) -> None:
-        """Write buffered events to disk."""
-        self.writer.flush()
+        """Write buffered events to the file."""
+        self._file.flush()
+        self._last_flush = time.monotonic()
 
     def close(self) -> None:
         """Flush and close the event file."""
-        self.writer.close()
+        if not self._file.closed:
+            self.flush()
+            self._file.close()
