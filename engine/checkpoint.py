@@ -187,12 +187,18 @@ def iteration_of_tag(tag: str) -> TrainingIteration | None:
         return None
 
 
-def _manifest_iteration(manifest: pathlib.Path) -> tuple[int, int, int]:
+def manifest_record(manifest: pathlib.Path) -> tuple[TrainingIteration, tuple[str, ...]] | None:
+    """The iteration and the file names a manifest lists (nothing verified), ``None`` if it is unreadable."""
     try:
-        iteration = TrainingIteration.from_string(json.loads(manifest.read_text(encoding="utf-8"))["iteration"])
-        return (iteration.epoch, iteration.update, iteration.sample)
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        return TrainingIteration.from_string(record["iteration"]), tuple(record["files"])
     except (OSError, ValueError, KeyError, TypeError):
-        return (-1, -1, -1)
+        return None
+
+
+def _manifest_iteration(manifest: pathlib.Path) -> tuple[int, int, int]:
+    record = manifest_record(manifest)
+    return (record[0].epoch, record[0].update, record[0].sample) if record else (-1, -1, -1)
 
 
 def find_checkpoint(directory: pathlib.Path, model_name: str, tag: str, model_info: str | None = None) -> dict[str, pathlib.Path]:

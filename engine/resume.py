@@ -9,7 +9,6 @@ states (EMA shadows, best values, early-stopping patience) and the non-finite co
 
 from __future__ import annotations
 
-import json
 import pathlib
 import random
 import warnings
@@ -23,7 +22,7 @@ from noether.core.config import ConfigError, Issue
 from noether.core.config.diff import UNSAFE, config_differences, describe_differences
 from noether.core.training import TrainingIteration
 
-from engine.checkpoint import MANIFEST_SUFFIX, checkpoint_problem, file_stem, iteration_of_tag, load_part, verified_files
+from engine.checkpoint import MANIFEST_SUFFIX, checkpoint_problem, file_stem, iteration_of_tag, load_part, manifest_record
 
 
 def rng_state() -> dict[str, Any]:
@@ -82,15 +81,6 @@ class ResumePoint:
     """Where the ancestor stopped."""
 
 
-def _manifest_record(manifest: pathlib.Path) -> tuple[TrainingIteration, set[str]] | None:
-    """The iteration and file names a manifest lists (no checksums computed), ``None`` if unreadable."""
-    try:
-        record = json.loads(manifest.read_text(encoding="utf-8"))
-        return TrainingIteration.from_string(record["iteration"]), set(record["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> ResumePoint:
     """Resolve ``resume_checkpoint`` to a verified checkpoint of ``root_model`` in ``directory``.
 
@@ -106,7 +96,7 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
     prefix = file_stem(root_model, "")
     records = {}
     for manifest in sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else []:
-        record = _manifest_record(manifest)
+        record = manifest_record(manifest)
         if record is not None:
             records[manifest.name[len(prefix):-len(MANIFEST_SUFFIX)]] = record
 
@@ -134,7 +124,7 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
         if problem is not None:
             warnings.warn(f"skipping checkpoint {candidate!r}: {problem}", stacklevel=2)
             continue
-        files = verified_files(manifest)
+        files = {name: directory / name for name in records[candidate][1]}  # just verified: no second pass
         trainer_file = files.get(f"{file_stem(root_model, candidate)}_trainer.th")
         trainer_state = load_part(trainer_file) if trainer_file else None
         return ResumePoint(directory, candidate, files, trainer_state, records[candidate][0])
