@@ -3,6 +3,7 @@ the loss and leaves everything a run promises in its directory."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pathlib
 import re
@@ -14,7 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import engine
 from engine.checkpoint import verified_files
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "poisson" / "train.yaml"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "poisson" / "train.yaml"
 OVERRIDES = ("accelerator=cpu", "datasets.train.num_samples=128", "datasets.val.num_samples=32", "grid_size=16",
              "trainer.max_epochs=5", "trainer.effective_batch_size=32", "trainer.max_batch_size=16",
              "trainer.track_every_n_updates=1")
@@ -86,3 +88,18 @@ def test_the_checkpoints(poisson_run):
     resolved = engine.load_config(poisson_run.run_dir / "config.yaml")
     best = torch.load(directory / "surrogate_cp=best_model.loss.val.total_model.th", weights_only=True)
     PoissonSurrogate(resolved.model).load_state_dict(best["state_dict"])
+
+
+def test_the_readme_screenshot_shows_three_curves(poisson_run):
+    """The tag filter of the README's TensorBoard screenshot (``docs/make_tensorboard_screenshot.py``, applied as a
+    JavaScript ``RegExp.test``, that is a search) keeps exactly the online and validation losses and the default
+    group's learning rate of an example run, and the cards on a log scale are the two losses."""
+    spec = importlib.util.spec_from_file_location("make_tensorboard_screenshot",
+                                                  ROOT / "docs" / "make_tensorboard_screenshot.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    accumulator = EventAccumulator(str(poisson_run.run_dir / "runs"))
+    accumulator.Reload()
+    shown = [tag for tag in accumulator.Tags()["scalars"] if re.search(script.TAG_FILTER, tag)]
+    assert sorted(shown) == ["loss/online/total/U1", "loss/val/total", "optim/lr/surrogate/default"]
+    assert [tag for tag in sorted(shown) if tag.startswith(script.LOG_SCALE_CARDS)] == sorted(shown)[:2]
