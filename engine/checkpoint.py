@@ -196,34 +196,85 @@ def manifest_record(manifest: pathlib.Path) -> tuple[TrainingIteration, tuple[st
         return None
 
 
-def _manifest_iteration(manifest: pathlib.Path) -> tuple[int, int, int]:
-    record = manifest_record(manifest)
-    return (record[0].epoch, record[0].update, record[0].sample) if record else (-1, -1, -1)
+LAST_RESORT_SUFFIXES = (".error", ".early_exit")
+"""Tags of checkpoints saved when a run failed (the state of a failed update) or stopped early: ``latest``
+resolves to one of them only when no other checkpoint is left."""
+
+
+def candidate_tags(
+    iterations: Mapping[str, TrainingIteration | None],
+    tag: str | TrainingIteration,
+    prefer: Callable[[str], bool] = lambda candidate: True,
+) -> list[str]:
+    """The stored checkpoints ``tag`` names, in the order to try them: the first that verifies is the one.
+
+    This is the one rule every reader of checkpoints follows (resume, initializers, ``find_checkpoint``).
+
+    Args:
+        iterations: tag -> the iteration its manifest records (``None`` when unknown: a directory written by
+            Noether, without manifests, where only a periodic tag's name tells its iteration).
+        tag: ``latest``; an exact tag (``last``, ``best_model.loss.val.total``, ``E1_U4_S16``); ``E3`` / ``U120``
+            / ``S4096`` or a one-count ``TrainingIteration`` (the earliest checkpoint with that count); or a
+            full ``TrainingIteration``.
+        prefer: for ``latest``, checkpoints for which it is true come first (resume prefers those that hold the
+            optimizer state).
+
+    ``latest`` orders every checkpoint newest first: ``.error`` / ``.early_exit`` ones last, then by ``prefer``,
+    then by update; among equals the literal ``latest`` first (a Noether ``latest`` without manifest counts as
+    the newest), then periodic tags. Matching a count puts periodic tags before named ones at the same update.
+    The order never depends on the order of ``iterations``.
+
+    >>> stored = {"E1_U2_S8": TrainingIteration(1, 2, 8), "E2_U4_S16": TrainingIteration(2, 4, 16),
+    ...           "last": TrainingIteration(2, 4, 16), "E2_U5_S20.error": TrainingIteration(2, 5, 20)}
+    >>> candidate_tags(stored, "latest")
+    ['E2_U4_S16', 'last', 'E1_U2_S8', 'E2_U5_S20.error']
+    >>> candidate_tags(stored, "E2"), candidate_tags(stored, TrainingIteration(update=4)), candidate_tags(stored, "best")
+    (['E2_U4_S16', 'last', 'E2_U5_S20.error'], ['E2_U4_S16', 'last'], [])
+    """
+    known = {candidate: iteration if iteration is not None else iteration_of_tag(candidate)
+             for candidate, iteration in iterations.items()}
+    if tag == "latest":
+        def newest(candidate: str) -> tuple:
+            iteration = known[candidate]
+            update = iteration.update if iteration is not None and iteration.update is not None else (
+                float("inf") if candidate == "latest" else -1)
+            return (not candidate.endswith(LAST_RESORT_SUFFIXES), prefer(candidate), update, candidate == "latest",
+                    iteration_of_tag(candidate) is not None)
+
+        return sorted(sorted(known), key=newest, reverse=True)  # equals in name order (a stable sort)
+    if isinstance(tag, str):
+        if tag in known:
+            return [tag]
+        wanted = iteration_of_tag(tag)
+        if wanted is None:
+            return []
+    else:
+        wanted = tag
+    fields = wanted.specified_fields
+    matches = [candidate for candidate, iteration in known.items() if iteration is not None
+               and all(getattr(iteration, field) == getattr(wanted, field) for field in fields)]
+    return sorted(sorted(matches), key=lambda candidate: (known[candidate].update or 0,
+                                                  iteration_of_tag(candidate) is None))
 
 
 def find_checkpoint(directory: pathlib.Path, model_name: str, tag: str, model_info: str | None = None) -> dict[str, pathlib.Path]:
-    """Resolve ``tag`` to the verified files of one checkpoint (file name -> path).
-
-    ``latest`` means the newest verified checkpoint of ``model_name`` (by training iteration; a torn
-    ``latest`` falls back to the previous one). Any other tag must match exactly and verify.
+    """Resolve ``tag`` (see ``candidate_tags``) to the verified files of one checkpoint (file name -> path); a
+    torn candidate falls back to the next one.
 
     Raises:
         FileNotFoundError: no verified checkpoint matches; the message lists the tags that exist.
     """
     prefix = file_stem(model_name, "", model_info)
-    manifests = sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else []
-    if tag == "latest":
-        candidates = sorted(manifests, key=_manifest_iteration, reverse=True)
-    else:
-        candidates = [manifest for manifest in manifests if manifest.name == f"{prefix}{tag}{MANIFEST_SUFFIX}"]
-    for manifest in candidates:
-        files = verified_files(manifest)
+    records = {manifest.name[len(prefix):-len(MANIFEST_SUFFIX)]: manifest_record(manifest)
+               for manifest in (sorted(directory.glob(f"{prefix}*{MANIFEST_SUFFIX}")) if directory.is_dir() else [])}
+    readable = {candidate: record[0] for candidate, record in records.items() if record is not None}
+    for candidate in candidate_tags(readable, tag):
+        files = verified_files(directory / f"{prefix}{candidate}{MANIFEST_SUFFIX}")
         if files is not None:
             return files
-    available = sorted(manifest.name[len(prefix):-len(MANIFEST_SUFFIX)] for manifest in manifests)
     raise FileNotFoundError(
         f"no verified checkpoint {tag!r} of model {model_name!r} in {directory}"
-        + (f"; available: {', '.join(available)}" if available else "; the directory has no checkpoints")
+        + (f"; available: {', '.join(sorted(records))}" if records else "; the directory has no checkpoints")
     )
 
 

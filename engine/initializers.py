@@ -30,7 +30,7 @@ from noether.core.schemas import (
 )
 from noether.core.training import TrainingIteration
 
-from engine.checkpoint import MANIFEST_SUFFIX, file_checksum, file_stem, iteration_of_tag, load_part
+from engine.checkpoint import MANIFEST_SUFFIX, candidate_tags, file_checksum, file_stem, load_part
 from engine.models import CompositeModel, Model, named_models, trained_models
 
 _FIELDS = {"E": "epoch", "U": "update", "S": "sample"}
@@ -142,7 +142,8 @@ def apply_model_initializers(
     keep their current, freshly initialised values), then load strictly.
 
     Tags: ``latest`` (the newest verified checkpoint), ``last``, ``best_model.<metric>``, ``E10_U320_S20480``,
-    or ``E10`` / ``U320`` / ``{epoch: 10}`` (the earliest periodic checkpoint with that count).
+    or ``E10`` / ``U320`` / ``{epoch: 10}`` (the earliest checkpoint with that count;
+    the rule is ``engine.checkpoint.candidate_tags``).
 
     Args:
         model: the built model (before the optimizers load any state and before DDP wraps it).
@@ -286,7 +287,7 @@ class _Covered:
 
     manifest: pathlib.Path
     checksum: str
-    iteration: tuple[int, int, int]
+    iteration: TrainingIteration
 
 
 def _manifest_index(directory: pathlib.Path) -> dict[str, _Covered]:
@@ -300,7 +301,7 @@ def _manifest_index(directory: pathlib.Path) -> dict[str, _Covered]:
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a manifest is written atomically: an unreadable one is not ours
         for name, checksum in files.items():
-            index[name] = _Covered(manifest, checksum, (iteration.epoch, iteration.update, iteration.sample))
+            index[name] = _Covered(manifest, checksum, iteration)
     return index
 
 
@@ -328,43 +329,26 @@ def _resolve(directory: pathlib.Path, covered: Mapping[str, _Covered], target: _
                                  + (f" with model_info {model_info!r}" if model_info else "")
                                  + f" in {directory} (models there: {', '.join(names) or 'none'})")])
     tag = init.checkpoint_tag
-    wanted: TrainingIteration | None = None
-    if isinstance(tag, Mapping):
-        wanted = _iteration_of(tag)
-    elif tag == "latest" and covered:
-        # the newest checkpoint that verifies; a torn one (new file, old manifest) is skipped
-        skipped = []
-        for candidate in sorted(present, key=lambda t: (covered[present[t].name].iteration, t == "latest"), reverse=True):
-            try:
-                _verify(present[candidate], covered)
-            except CorruptCheckpointError as exc:
-                skipped.append(str(exc))
-                continue
-            if skipped:
-                warnings.warn("skipped checkpoints that do not verify: " + "; ".join(skipped), stacklevel=3)
-            return candidate, present[candidate]
-        raise CorruptCheckpointError("no checkpoint of model " f"{target.source_name!r} verifies: " + "; ".join(skipped))
-    elif tag not in present and (found := iteration_of_tag(tag)) is not None and found.is_minimally_specified:
-        wanted = found
-    if wanted is not None:
-        periodic = {}
-        for candidate in present:
-            try:
-                periodic[candidate] = TrainingIteration.from_string(candidate)
-            except ValueError:
-                continue
-        if wanted.is_fully_specified:
-            matches = [t for t, iteration in periodic.items() if iteration == wanted]
-        else:
-            field = wanted.specified_fields[0]
-            matches = [t for t, iteration in periodic.items() if getattr(iteration, field) == getattr(wanted, field)]
-        tag = min(matches, key=lambda t: periodic[t].update) if matches else None
-    if tag not in present:
-        raise ConfigError([Issue(f"{path}.checkpoint_tag", f"no checkpoint {init.checkpoint_tag!r} of model "
+    iterations = {candidate: covered[file.name].iteration if covered else None for candidate, file in present.items()}
+    candidates = candidate_tags(iterations, _iteration_of(tag) if isinstance(tag, Mapping) else tag)
+    if not candidates:
+        raise ConfigError([Issue(f"{path}.checkpoint_tag", f"no checkpoint {tag!r} of model "
                                  f"{target.source_name!r}" + (f" with model_info {model_info!r}" if model_info else "")
                                  + f" in {directory} (available: {', '.join(sorted(present))})")])
-    _verify(present[tag], covered)
-    return tag, present[tag]
+    if tag != "latest":
+        _verify(present[candidates[0]], covered)
+        return candidates[0], present[candidates[0]]
+    skipped = []  # the newest checkpoint that verifies; a torn one (new file, old manifest) is skipped
+    for candidate in candidates:
+        try:
+            _verify(present[candidate], covered)
+        except CorruptCheckpointError as exc:
+            skipped.append(str(exc))
+            continue
+        if skipped:
+            warnings.warn("skipped checkpoints that do not verify: " + "; ".join(skipped), stacklevel=3)
+        return candidate, present[candidate]
+    raise CorruptCheckpointError(f"no checkpoint of model {target.source_name!r} verifies: " + "; ".join(skipped))
 
 
 def _transform(state: dict[str, torch.Tensor], target: _Target) -> dict[str, torch.Tensor]:

@@ -22,7 +22,14 @@ from noether.core.config import ConfigError, Issue
 from noether.core.config.diff import UNSAFE, config_differences, describe_differences
 from noether.core.training import TrainingIteration
 
-from engine.checkpoint import MANIFEST_SUFFIX, checkpoint_problem, file_stem, iteration_of_tag, load_part, manifest_record
+from engine.checkpoint import (
+    MANIFEST_SUFFIX,
+    candidate_tags,
+    checkpoint_problem,
+    file_stem,
+    load_part,
+    manifest_record,
+)
 
 
 def rng_state() -> dict[str, Any]:
@@ -86,8 +93,9 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
 
     ``latest``: the newest verified checkpoint that holds trainer state, preferring one that also holds the
     optimizer state. ``E3`` / ``U120`` / ``S4096``: the earliest such checkpoint at that epoch / update /
-    sample. Any other tag (``last``, ``E1_U4_S16``, ``best_model.loss.val.total``) must exist exactly. A
-    checkpoint that fails verification is skipped with a warning naming the file.
+    sample. Any other tag (``last``, ``E1_U4_S16``, ``best_model.loss.val.total``) must exist exactly. The
+    rule is ``engine.checkpoint.candidate_tags``'s. A checkpoint that fails verification is skipped with a
+    warning naming the file.
 
     Raises:
         ConfigError: at ``resume_checkpoint`` (or ``resume_run_id`` when the run has no checkpoints), listing
@@ -103,21 +111,10 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
     def holds(candidate: str, part: str) -> bool:
         return any(name.endswith(f"_cp={candidate}_{part}.th") for name in records[candidate][1])
 
-    resumable = [candidate for candidate in records if holds(candidate, "trainer")]
-    if tag == "latest":
-        # an .error checkpoint holds the state of a failed update, an .early_exit one a finished run: last resorts
-        candidates = sorted(resumable, key=lambda t: (not t.endswith((".error", ".early_exit")), holds(t, "optim"),
-                                                      records[t][0].update, t == "latest"), reverse=True)
-    elif tag in records:
-        candidates = [tag]
-    else:
-        wanted = iteration_of_tag(tag)
-        field = None if wanted is None or wanted.is_fully_specified else wanted.specified_fields[0]
-        candidates = sorted(
-            (t for t in resumable if wanted is not None and (
-                records[t][0] == wanted if field is None else getattr(records[t][0], field) == getattr(wanted, field))),
-            key=lambda t: (records[t][0].update, t in ("latest", "last")),
-        )
+    # `latest` and a count choose among the checkpoints that can continue a run; an exact tag may name any
+    stored = {candidate: record[0] for candidate, record in records.items()
+              if candidate == tag or holds(candidate, "trainer")}
+    candidates = candidate_tags(stored, tag, prefer=lambda candidate: holds(candidate, "optim"))
     for candidate in candidates:
         manifest = directory / f"{prefix}{candidate}{MANIFEST_SUFFIX}"
         problem = checkpoint_problem(manifest)
