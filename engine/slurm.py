@@ -33,6 +33,32 @@ FREE_PORT = """$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0))
 """Without ``master_port``: a port the first node has free right now (the batch script runs on that node, the
 one that hosts the rendezvous), so two jobs sharing a node never collide."""
 
+FREE_PORT_IN_RANGE = """$(python3 -c 'import random, socket, sys
+low, high = map(int, sys.argv[1:])
+ports = list(range(low, high + 1))
+random.shuffle(ports)
+for port in ports:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    sys.exit("no free port in master_port [%d, %d] on " % (low, high) + socket.gethostname())' {low} {high}) || exit 1"""
+"""With ``master_port: [low, high]``: a port of the range, chosen at random as Noether does, that is free on
+the first node when the job starts; the job fails at once, saying so, when none is."""
+
+
+def master_port_value(master_port: int | tuple[int, int] | None) -> str:
+    """The right-hand side of the batch script's ``MASTER_PORT=`` line."""
+    if master_port is None:
+        return FREE_PORT
+    if isinstance(master_port, tuple):
+        return FREE_PORT_IN_RANGE.format(low=master_port[0], high=master_port[1])
+    return str(master_port)
+
 _DIRECTIVE_SAFE = re.compile(r"[\w@%+=:,./-]+")
 """Characters sbatch's ``#SBATCH`` parser takes literally (the same set as ``shlex.quote``'s)."""
 
@@ -140,7 +166,7 @@ def render_sbatch(config: ConfigSchema, config_path: str | os.PathLike, override
         raise ConfigError([Issue("slurm", "noether-submit needs a slurm section, e.g. `slurm: {nodes: 1, "
                                           "gpus_per_node: 4, time: '12:00:00'}` in the YAML or +slurm.nodes=1 "
                                           "on the command line")])
-    port = str(config.master_port) if config.master_port is not None else FREE_PORT
+    port = master_port_value(config.master_port)
     srun = ['srun --nodes="$SLURM_NNODES" --ntasks="$SLURM_NNODES" --ntasks-per-node=1 --kill-on-bad-exit=1']
     if slurm.cpus_per_task is not None:  # srun does not inherit sbatch's value (SLURM >= 22.05)
         srun.append(f"--cpus-per-task={slurm.cpus_per_task * (slurm.ntasks_per_node or 1)}")

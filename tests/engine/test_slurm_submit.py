@@ -6,6 +6,7 @@ import os
 import pathlib
 import shlex
 import signal
+import socket
 import subprocess
 import time
 
@@ -185,17 +186,19 @@ if [ "$1" = show ]; then printf 'node7\\nnode8\\n'; fi
 """
 
 
-def start_script(tmp_path: pathlib.Path, *, block: bool, srun_status: int, restarts: int = 0) -> subprocess.Popen:
+def start_script(tmp_path: pathlib.Path, *, block: bool, srun_status: int, restarts: int = 0,
+                 master_port: int | tuple[int, int] | None = None, stderr: int | None = None) -> subprocess.Popen:
     """Run the rendered script under bash with fake ``srun`` and ``scontrol`` and SLURM's variables."""
     write_executable(tmp_path / "bin" / "srun", FAKE_SRUN)
     write_executable(tmp_path / "bin" / "scontrol", FAKE_SCONTROL)
     script = tmp_path / "job.sh"
-    script.write_text(render_sbatch(attrs.evolve(example(), slurm=SlurmConfig(nodes=2)), EXAMPLE), encoding="utf-8")
+    config = attrs.evolve(example(), slurm=SlurmConfig(nodes=2), master_port=master_port)
+    script.write_text(render_sbatch(config, EXAMPLE), encoding="utf-8")
     environment = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
                    "FAKE_DIR": str(tmp_path), "FAKE_SRUN_BLOCK": "1" if block else "",
                    "FAKE_SRUN_STATUS": str(srun_status), "SLURM_JOB_ID": "4242",
                    "SLURM_JOB_NODELIST": "node[7-8]", "SLURM_NNODES": "2", "SLURM_RESTART_COUNT": str(restarts)}
-    return subprocess.Popen(["bash", str(script)], env=environment)
+    return subprocess.Popen(["bash", str(script)], env=environment, stderr=stderr, text=True)
 
 
 def wait_for(path: pathlib.Path, seconds: float = 10.0) -> None:
@@ -217,6 +220,31 @@ def test_script_exports_the_rendezvous_and_passes_on_the_exit_status(tmp_path: p
     assert rest.startswith("--nodes=2 --ntasks=2 --ntasks-per-node=1 ")
     assert arguments.endswith(" -m engine.cli examples/poisson/train.yaml run_id=poisson-4242-0\n")
     assert (tmp_path / "scontrol_calls").read_text() == "show hostnames node[7-8]\n"
+
+
+def test_a_port_range_gives_a_free_port_of_the_range(tmp_path: pathlib.Path) -> None:
+    """``master_port: [low, high]``: the script exports a port of the range that is free on the first node."""
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        low = taken.getsockname()[1]
+        taken.listen()
+        process = start_script(tmp_path, block=False, srun_status=0, master_port=(low, low + 1))
+        assert process.wait(timeout=20) == 0
+    port = int((tmp_path / "srun_args").read_text().split(" ", 1)[0].rpartition(":")[2])
+    assert port == low + 1  # low itself is taken
+
+
+def test_a_port_range_with_no_free_port_fails_the_job_at_once(tmp_path: pathlib.Path) -> None:
+    """Every port of the range taken: the job exits 1 with one line naming the range, before srun starts."""
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        port = taken.getsockname()[1]
+        taken.listen()
+        process = start_script(tmp_path, block=False, srun_status=0, master_port=(port, port), stderr=subprocess.PIPE)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 1
+    assert stderr == f"no free port in master_port [{port}, {port}] on {socket.gethostname()}\n"
+    assert not (tmp_path / "srun_args").exists()
 
 
 def test_a_requeued_attempt_resumes_the_previous_one(tmp_path: pathlib.Path) -> None:

@@ -109,6 +109,41 @@ def _is_homogeneous_tuple(tp: Any) -> bool:
     return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
 
 
+def _is_fixed_tuple(tp: Any) -> bool:
+    return typing.get_origin(tp) is tuple and not _is_homogeneous_tuple(tp) and bool(typing.get_args(tp))
+
+
+def _fixed_tuple_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
+    """``tuple[int, int]`` (a range such as ``master_port: [low, high]``): a list of exactly that many items."""
+
+    def factory(tp: Any) -> Callable[[Any, type], Any]:
+        item_types = typing.get_args(tp)
+        item_hooks = [converter.get_structure_hook(item_type) for item_type in item_types]
+        names = [_type_name(t) for t in item_types]
+        each = f"each {names[0]}" if len(set(names)) == 1 else ", ".join(names)
+        expected = f"a list of {len(item_types)} items, {each}"
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise FieldProblem(f"expected {expected} (got {_describe(value)})")
+            if len(value) != len(item_types):
+                raise FieldProblem(f"expected {expected} (got a list of {len(value)})")
+            items, errors = [], []
+            for index, (item, item_type, hook) in enumerate(zip(value, item_types, item_hooks)):
+                try:
+                    items.append(hook(item, item_type))
+                except Exception as exc:  # noqa: BLE001 - every error is collected with its index
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), _Step(index)]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return tuple(items)
+
+        return structure
+
+    return factory
+
+
 def _is_frozenset(tp: Any) -> bool:
     return typing.get_origin(tp) is frozenset
 
@@ -487,6 +522,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(Any, lambda value, _: value)
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
     converter.register_structure_hook_factory(_is_homogeneous_tuple, _make_sequence_hook(converter, tuple))
+    converter.register_structure_hook_factory(_is_fixed_tuple, _fixed_tuple_hook(converter))
     converter.register_structure_hook_factory(_is_frozenset, _make_sequence_hook(converter, frozenset))
     converter.register_structure_hook_factory(_is_dict, _make_dict_hook(converter))
     converter.register_structure_hook_factory(_is_union, _union_hook(converter))

@@ -7,7 +7,7 @@ from typing import Literal
 
 import attrs
 
-from noether.core.schemas._checks import FieldProblem, at_least, in_closed_interval, run_object_checks
+from noether.core.schemas._checks import FieldProblem, at_least, run_object_checks, value_rule
 from noether.core.schemas.dataset import DatasetBaseConfig
 from noether.core.schemas.models import ModelBaseConfig
 from noether.core.schemas.normalizers import AnyNormalizer
@@ -17,6 +17,24 @@ from noether.core.schemas.trainers import BaseTrainerConfig
 
 ACCELERATOR_TYPES = Literal["cpu", "gpu", "mps"]
 """Accelerators a run can use."""
+
+
+def validate_master_port(value: int | tuple[int, int] | None) -> int | tuple[int, int] | None:
+    """Validate a port in [1, 65535] or a range ``[low, high]`` of such ports with ``low <= high``.
+
+    >>> validate_master_port((29500, 29600))
+    (29500, 29600)
+    >>> validate_master_port((29600, 29500))
+    Traceback (most recent call last):
+    ValueError: must be a port in [1, 65535] or a range [low, high] of them with low <= high (got [29600, 29500])
+    """
+    if value is None:
+        return value
+    ports = value if isinstance(value, tuple) else (value,)
+    if len(ports) in (1, 2) and all(1 <= port <= 65535 for port in ports) and ports[0] <= ports[-1]:
+        return value
+    shown = f"[{', '.join(map(str, value))}]" if isinstance(value, tuple) else str(value)
+    raise ValueError(f"must be a port in [1, 65535] or a range [low, high] of them with low <= high (got {shown})")
 
 
 @attrs.frozen(kw_only=True)
@@ -69,8 +87,10 @@ class ConfigSchema:
     """Store a copy of the code in the run directory."""
     output_path: pathlib.Path
     """Directory under which run directories are created (not created while parsing)."""
-    master_port: int | None = attrs.field(default=None, validator=in_closed_interval(1, 65535))
-    """Port of the distributed master. ``None``: decided by the engine or torchrun at run time."""
+    master_port: int | tuple[int, int] | None = attrs.field(default=None, validator=value_rule(validate_master_port))
+    """Port of the distributed master (used by ``noether-submit``). ``[low, high]``: a port of that range
+    (inclusive) that is free on the first node when the job starts, as Noether picks one at random in the range.
+    ``None``: a free port, decided at run time."""
     slurm: SlurmConfig | None = None
     """SLURM submission settings."""
 

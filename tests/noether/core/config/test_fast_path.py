@@ -137,6 +137,13 @@ def test_fast_path_accepts_a_config_with_every_kind_of_field():
     assert value.slurm.nodes == 2 and value.slurm.gpus == "a100:4"
 
 
+def test_fast_path_agrees_on_a_port_range():
+    """``master_port: [low, high]`` (a fixed-length tuple in a union with int) comes out the same either way."""
+    data = {**FULL, "master_port": [29500, 29600]}
+    assert typed(structure(copy.deepcopy(data), ConfigSchema)) == typed(slow(data, ConfigSchema))
+    assert structure(copy.deepcopy(data), ConfigSchema).master_port == (29500, 29600)
+
+
 @pytest.mark.parametrize("tracker", [None, "disabled", "Disabled", {}])
 def test_disabled_trackers_agree(tracker):
     """``tracker: disabled`` / ``{}`` / ``null`` become ``None`` on both paths."""
@@ -219,6 +226,9 @@ BAD = {
     "mapping is a list": set_at(("slurm",), []),
     "two problems": lambda d: (set_at(("seed",), "1")(d), set_at((*CB, 2, "stop_at_epoch"), 0)(d)),
     "optimizer extra key and bad field": set_at((*OPT, "weight_decay"), "high"),
+    "port range reversed": set_at(("master_port",), [29600, 29500]),
+    "port range of three": set_at(("master_port",), [1, 2, 3]),
+    "port range item wrong": set_at(("master_port",), [1, "2"]),
 }
 
 

@@ -538,9 +538,31 @@ def test_master_port_is_not_read_from_the_environment(monkeypatch, example):
     monkeypatch.setenv("MASTER_PORT", "12345")
     assert structure(example(ConfigSchema), ConfigSchema).master_port is None
     assert structure({**example(ConfigSchema), "master_port": 29500}, ConfigSchema).master_port == 29500
-    assert error_lines({**example(ConfigSchema), "master_port": 0}, ConfigSchema) == [
-        "master_port: must be in [1, 65535] (got 0)"
-    ]
+
+
+PORT_RULE = "master_port: must be a port in [1, 65535] or a range [low, high] of them with low <= high"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (29500, 29500),
+    ([29500, 29600], (29500, 29600)),
+    ([29500, 29500], (29500, 29500)),
+    (0, f"{PORT_RULE} (got 0)"),
+    (65536, f"{PORT_RULE} (got 65536)"),
+    ([29600, 29500], f"{PORT_RULE} (got [29600, 29500])"),
+    ([0, 10], f"{PORT_RULE} (got [0, 10])"),
+    ([1, 2, 3], "master_port: expected a list of 2 items, each an integer (got a list of 3)"),
+    ([29500, "x"], "master_port[1]: expected an integer (got str 'x')"),
+    ("29500", "master_port: expected an integer or a list (got str '29500')"),
+])
+def test_master_port_is_a_port_or_a_range(example, value, expected):
+    """A port, or Noether's ``[low, high]`` range (a free port of it is chosen when the job starts)."""
+    data = {**example(ConfigSchema), "master_port": value}
+    if isinstance(expected, str):
+        assert error_lines(data, ConfigSchema) == [expected]
+    else:
+        assert structure(data, ConfigSchema).master_port == expected
+        assert unstructure(structure(data, ConfigSchema))["master_port"] == value
 
 
 # ------------------------------------------------------------------------------------ all at once
