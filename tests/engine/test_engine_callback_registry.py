@@ -56,3 +56,14 @@ def test_user_callback_that_is_not_a_callback() -> None:
     assert str(raised.value) == (
         "trainer.callbacks[0].kind: 'collections.OrderedDict' is not a subclass of engine.callbacks.base.Callback"
     )
+
+
+def test_the_default_callbacks_are_the_engines():
+    """``noether.core.schemas.callbacks.DEFAULT_CALLBACKS`` (the kinds a config may not list) names exactly the
+    callbacks the engine adds to every trainer."""
+    import engine.callbacks.defaults as defaults
+    from noether.core.schemas.callbacks import DEFAULT_CALLBACKS
+
+    engine_defaults = {name for name, value in vars(defaults).items()
+                       if isinstance(value, type) and value.__module__ == defaults.__name__ and name.endswith("Callback")}
+    assert engine_defaults == set(DEFAULT_CALLBACKS)

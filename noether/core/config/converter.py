@@ -9,6 +9,7 @@ every error with its path; ``issues_from_exception`` turns that tree into ``Issu
 from __future__ import annotations
 
 import contextvars
+import difflib
 import pathlib
 import types
 import typing
@@ -27,6 +28,8 @@ from noether.core.schemas._checks import FieldProblem, InvalidFields
 from noether.core.schemas.callbacks import (
     BUILTIN_CALLBACKS,
     CallBackBaseConfig,
+    CALLBACK_KIND_PREFIXES,
+    DEFAULT_CALLBACKS,
     CallbacksConfig,
     builtin_callback_for_kind,
 )
@@ -306,6 +309,17 @@ def _structure_callback(value: Any) -> Any:
     return CONVERTER.structure(value, _callback_class(value))
 
 
+def _unknown_builtin_kind(kind: str) -> str:
+    """Why a kind under Noether's callback modules that names no built-in callback is rejected."""
+    module, _, class_name = kind.rpartition(".")
+    if class_name in DEFAULT_CALLBACKS:
+        return (f"{kind!r} is one of the default callbacks that every trainer adds itself "
+                "(with the log and track intervals): remove it from the list")
+    close = difflib.get_close_matches(class_name, BUILTIN_CALLBACKS, n=1, cutoff=0.6)  # the class names alone
+    return (f"unknown built-in callback kind {kind!r} (built-in: {', '.join(BUILTIN_CALLBACKS)}; a callback of "
+            "your own has its own class path as kind)" + (f"; did you mean '{module}.{close[0]}'?" if close else ""))
+
+
 def _callback_class(value: Any) -> type:
     """Pick a callback's config class: built-in by ``name`` or Noether kind string, else a user callback."""
     if not isinstance(value, Mapping):
@@ -319,6 +333,8 @@ def _callback_class(value: Any) -> type:
             f"or a kind naming a callback class){did_you_mean(name, BUILTIN_CALLBACKS)}",
             "name",
         )
+    if by_kind is None and isinstance(kind, str) and kind.startswith(CALLBACK_KIND_PREFIXES):
+        raise _KindProblem(_unknown_builtin_kind(kind))
     if by_name is not None and by_kind is not None and by_name is not by_kind:
         raise _KindProblem(f"name {name!r} and kind {kind!r} name different callbacks", "name")
     cls = by_name or by_kind

@@ -272,7 +272,13 @@ BUILTIN_CALLBACKS: dict[str, type] = {
 """Built-in callback name -> config class."""
 
 CALLBACK_KIND_PREFIXES = ("noether.core.callbacks.", "noether.training.callbacks.")
-"""Module paths under which Noether names its built-in callbacks in ``kind``."""
+"""Module paths under which Noether names its built-in callbacks in ``kind``. A kind under them that names no
+built-in callback is a config error (a misspelling, most likely), not a user callback."""
+
+DEFAULT_CALLBACKS = ("DatasetStatsCallback", "ParamCountCallback", "ProgressCallback", "TrainTimeCallback",
+                     "PeakMemoryCallback", "LrCallback")
+"""Noether's default callbacks: every trainer adds them itself (with the log and track intervals), so a config
+does not list them."""
 
 
 def builtin_callback_for_kind(kind: str) -> type | None:

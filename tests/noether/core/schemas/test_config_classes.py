@@ -34,6 +34,7 @@ from noether.core.schemas import (
     SlurmConfig,
     TensorboardTrackerSchema,
 )
+from noether.core.schemas.callbacks import DEFAULT_CALLBACKS
 
 CONFIG_CLASSES: tuple[type, ...] = tuple(
     obj for obj in (getattr(schemas, name) for name in schemas.__all__) if isinstance(obj, type) and attrs.has(obj)
@@ -313,6 +314,28 @@ def test_unknown_callback_name_lists_the_names():
         "BestMetricCallback, TrackAdditionalOutputsCallback, or a kind naming a callback class); "
         "did you mean 'CheckpointCallback'?"
     )
+
+
+BUILT_IN = ("CheckpointCallback, BestCheckpointCallback, EmaCallback, FixedEarlyStopper, MetricEarlyStopper, "
+            "OnlineLossCallback, OfflineLossCallback, BestMetricCallback, TrackAdditionalOutputsCallback")
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("noether.core.callbacks.CheckpointCallbak",
+     f"kind: unknown built-in callback kind 'noether.core.callbacks.CheckpointCallbak' (built-in: {BUILT_IN}; a "
+     "callback of your own has its own class path as kind); did you mean 'noether.core.callbacks.CheckpointCallback'?"),
+    ("noether.training.callbacks.Plotter",
+     f"kind: unknown built-in callback kind 'noether.training.callbacks.Plotter' (built-in: {BUILT_IN}; a callback "
+     "of your own has its own class path as kind)"),
+    *[(f"noether.core.callbacks.{name}",
+       f"kind: 'noether.core.callbacks.{name}' is one of the default callbacks that every trainer adds itself (with "
+       "the log and track intervals): remove it from the list") for name in DEFAULT_CALLBACKS],
+])
+def test_a_kind_under_noethers_callback_modules_must_be_built_in(kind, expected):
+    """Under ``noether.core.callbacks.`` / ``noether.training.callbacks.`` a kind is a built-in callback: a
+    misspelling is a config error with a suggestion, not a user callback the engine later fails to import, and
+    Noether's default callbacks are not listed."""
+    assert error_text({"kind": kind, "every_n_epochs": 1}, CallbacksConfig) == expected
 
 
 # ----------------------------------------------------------------------------------- strict scalars
