@@ -1,6 +1,6 @@
 """The Lion optimizer (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"), as Noether ships it.
 
-Noether's config kind ``noether.core.optimizer.Lion`` resolves to this class (``engine.kinds.KIND_ALIASES``).
+Noether's config kind ``noether.core.optimizer.Lion`` resolves to this class (``noether.core.config.kinds.KIND_ALIASES``).
 """
 
 from __future__ import annotations

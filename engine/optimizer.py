@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import torch
 
-from engine.kinds import resolve_kind
+from noether.core.config.kinds import resolve_kind
 from noether.core.config.errors import ConfigError, Issue, did_you_mean
 from noether.core.optimizer import ParamGroupPlan, explain_param_groups, plan_param_groups
 from noether.core.schedules import make_schedule

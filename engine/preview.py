@@ -14,7 +14,7 @@ from noether.core.schedules.preview import GroupCurve, group_curves
 from noether.core.training import TrainingPlan, check_plan
 
 from engine.data import Dataset, build_dataset
-from engine.kinds import resolve_kind
+from noether.core.config.kinds import resolve_kind
 from engine.models import trained_models
 from engine.run import TRAIN_DATASET_KEY, load_config
 

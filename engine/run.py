@@ -24,9 +24,8 @@ import torch
 
 from noether.core import config as core_config
 from noether.core.config import ConfigError, Issue
+from noether.core.config.kinds import declared_config_class, resolve_kind
 from noether.core.schemas import ConfigSchema
-from noether.core.schemas._checks import FieldProblem
-from noether.core.schemas.callbacks import builtin_callback_for_kind
 from noether.core.training import TrainingIteration, check_plan
 
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
@@ -42,7 +41,6 @@ from engine.distributed import (
     wrap_model,
 )
 from engine.initializers import apply_model_initializers, checkpoint_directory, resume_request
-from engine.kinds import import_kind, resolve_kind
 from engine.models import Model, freeze, named_models, trained_models
 from engine.optimizer import OptimizerWrapper
 from engine.precision import autocast_and_scaler
@@ -79,22 +77,10 @@ class RunResult:
     """Why training ended before the plan's end: ``early_exit``, ``SIGTERM``, ``SIGINT``; ``None`` otherwise."""
 
 
-def component_config_class(kind: str, base: type) -> type | None:
-    """The config class a component declares (``config_schema``), for ``load_config``'s hook. Built-in callbacks
-    named by Noether's kind strings (``noether.core.callbacks.CheckpointCallback``) have their own configs."""
-    if builtin_callback_for_kind(kind) is not None:
-        return None
-    try:
-        component = import_kind(kind, path="kind")
-    except ConfigError as exc:
-        raise FieldProblem(exc.issues[0].message, "kind") from None
-    return getattr(component, "config_schema", None)
-
-
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), schema: type = ConfigSchema) -> Any:
     """``noether.core.config.load_config`` that also structures each component's fields into the config class
     the component declares (``config_schema = MyModelConfig`` on a model, dataset or trainer class)."""
-    return core_config.load_config(path, overrides, schema, config_class_for=component_config_class)
+    return core_config.load_config(path, overrides, schema, config_class_for=declared_config_class)
 
 
 def new_run_id() -> str:

@@ -19,7 +19,7 @@ from engine.callbacks.ema import EmaCallback
 from engine.callbacks.offline_loss import OfflineLossCallback
 from engine.callbacks.online_loss import OnlineLossCallback
 from engine.callbacks.track_outputs import TrackAdditionalOutputsCallback
-from engine.kinds import resolve_kind
+from noether.core.config.kinds import resolve_kind
 
 BUILTIN: dict[str, type[Callback]] = {
     cls.__name__: cls

@@ -14,7 +14,8 @@ import torch
 import engine
 from engine.cli import train_main
 from engine_components import MODULE, token_config
-from noether.core.config import ConfigError
+from noether.core.config import ConfigError, to_yaml
+from noether.core.config.cli import main as check_main
 from noether.core.training import check_plan
 
 
@@ -35,6 +36,24 @@ def test_a_kind_that_cannot_be_imported(tmp_path):
     assert config_error(missing_module) == (
         "model.kind: cannot import 'no_such_package.models.Net': No module named 'no_such_package'")
     assert not (tmp_path / "test-run").exists()
+
+
+def test_noether_check_reads_a_config_as_noether_train_does(tmp_path, capsys):
+    """``noether-check`` imports the kinds: the fields a component's ``config_schema`` declares are accepted, a
+    kind that cannot be imported is reported with its line; ``--no-import`` checks against the schemas alone."""
+    path = tmp_path / "train.yaml"
+    path.write_text(to_yaml(token_config(tmp_path)), encoding="utf-8")
+    assert check_main([str(path)]) == 0
+    assert f"kind: {MODULE}.TokenMlp" in capsys.readouterr().out
+    assert check_main([str(path), f"model.kind={MODULE}.NoSuchModel", "trainer.max_updates=-1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: 2 problems",
+        f"model.kind: cannot import '{MODULE}.NoSuchModel': module '{MODULE}' has no attribute 'NoSuchModel'  "
+        f"[override 1 'model.kind={MODULE}.NoSuchModel']",
+        "trainer.max_updates: must be >= 0 (got -1)  [override 2 'trainer.max_updates=-1']",
+    ]
+    assert check_main(["--no-import", str(path)]) == 2
+    assert "model.dtype: unknown key 'dtype'" in capsys.readouterr().err
 
 
 def test_kinds_that_are_not_the_expected_base_class(tmp_path):

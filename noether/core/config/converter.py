@@ -421,7 +421,10 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
             if type(value) is not dict and not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
             if user_component:
-                narrowed = _declared_config_class(value, cls)
+                try:
+                    narrowed = _declared_config_class(value, cls)
+                except FieldProblem as kind_problem:
+                    raise _kind_and_base_problems(kind_problem, value, cls, lambda data: generated(data, cls)) from None
                 if narrowed is not cls:
                     return converter.structure(value, narrowed)
             if takes_extras:
@@ -448,6 +451,22 @@ def _declared_config_class(value: Mapping, cls: type) -> type:
     if not (isinstance(declared, type) and attrs.has(declared) and issubclass(declared, cls)):
         raise FieldProblem(f"{kind} declares config_schema {declared!r}, which is not an attrs subclass of {cls.__name__}", "kind")
     return declared
+
+
+def _kind_and_base_problems(kind_problem: FieldProblem, value: Mapping, cls: type,
+                            generated: Callable[[Mapping], Any]) -> Exception:
+    """A component whose kind cannot be imported: its kind problem, and every problem of the keys the base class
+    knows. The other keys may be fields of the component's own config class, so they are not reported."""
+    known = {field.alias or field.name for field in attrs.fields(cls)}
+    base_value = {key: item for key, item in value.items() if key in known}
+    try:
+        generated(base_value)
+    except Exception as exc:  # noqa: BLE001 - its problems join the kind problem
+        found = _object_errors(CONVERTER, cls, base_value, exc)
+        if isinstance(found, InvalidFields):
+            return InvalidFields(cls, [kind_problem, *found.problems])
+        return ClassValidationError(found.message, [InvalidFields(cls, [kind_problem]), *found.exceptions], cls)
+    return InvalidFields(cls, [kind_problem])
 
 
 def _fold_optimizer_kwargs(value: Mapping, names: set[str]) -> dict:

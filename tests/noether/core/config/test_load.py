@@ -68,7 +68,7 @@ def test_five_mistakes_are_listed_at_once_with_their_lines(tmp_path, capsys):
                         "    - name: CheckpointCallback\n      every_n_epochs: 0\n    - name: EmaCallback\n"
                         "      every_n_updates: 10\n    - name: OnlineLosCallback\n      every_n_epochs: 1"),
     )
-    assert check_main([str(path)]) == 2
+    assert check_main([str(path), "--no-import"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
@@ -81,6 +81,20 @@ def test_five_mistakes_are_listed_at_once_with_their_lines(tmp_path, capsys):
         "BestCheckpointCallback, EmaCallback, FixedEarlyStopper, MetricEarlyStopper, OnlineLossCallback, "
         "OfflineLossCallback, BestMetricCallback, TrackAdditionalOutputsCallback, or a kind naming a callback class); "
         f"did you mean 'OnlineLossCallback'?  [{path}:24:7]",
+    ]
+
+
+def test_a_kind_that_cannot_be_imported_keeps_the_other_problems(tmp_path, capsys):
+    """Without ``--no-import`` the kinds are imported: one that cannot be is a problem at its line, and the
+    problems of the keys its base class knows are still listed (its other keys may be fields of its own)."""
+    path = write(tmp_path, MINIMAL.replace("effective_batch_size: 64", 'effective_batch_size: "64"\n  depth: 3'))
+    assert check_main([str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: 4 problems",
+        f"datasets.train.kind: cannot import 'a.Dataset': No module named 'a'  [{path}:4:11]",
+        f"model.kind: cannot import 'a.Model': No module named 'a'  [{path}:6:9]",
+        f"trainer.kind: cannot import 'a.Trainer': No module named 'a'  [{path}:15:9]",
+        f"trainer.effective_batch_size: expected an integer (got str '64')  [{path}:17:25]",
     ]
 
 

@@ -1,10 +1,15 @@
-"""Turn a config's ``kind`` (a dotted import path) into a class, with errors that name the config path."""
+"""Turn a config's ``kind`` (a dotted import path) into a class, with errors that name the config path.
+
+Importing is plain ``importlib``: this module imports no torch, though the module a kind names may.
+"""
 
 from __future__ import annotations
 
 import importlib
 
-from noether.core.config import ConfigError, Issue
+from noether.core.config.errors import ConfigError, Issue
+from noether.core.schemas._checks import FieldProblem
+from noether.core.schemas.callbacks import builtin_callback_for_kind
 
 KIND_ALIASES: dict[str, str] = {
     "noether.core.optimizer.Lion": "engine.lion.Lion",
@@ -53,3 +58,19 @@ def resolve_kind(kind: str, base: type, *, path: str) -> type:
         raise ConfigError([Issue(path, f"{kind!r} is not a subclass of {base.__module__}.{base.__qualname__}"
                                  if base.__module__ != "builtins" else f"{kind!r} is not a subclass of {base.__qualname__}")])
     return found
+
+
+def declared_config_class(kind: str, base: type) -> type | None:
+    """The config class the component named by ``kind`` declares (its ``config_schema``), or ``None``: the hook
+    ``load_config(..., config_class_for=declared_config_class)`` that ``noether-train`` and ``noether-check`` use.
+
+    Built-in callbacks named by Noether's kind strings (``noether.core.callbacks.CheckpointCallback``) have their
+    own configs and are not imported. A kind that cannot be imported is a problem at its ``kind`` key.
+    """
+    if builtin_callback_for_kind(kind) is not None:
+        return None
+    try:
+        component = import_kind(kind, path="kind")
+    except ConfigError as exc:
+        raise FieldProblem(exc.issues[0].message, "kind") from None
+    return getattr(component, "config_schema", None)
