@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -24,12 +26,35 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         "(trainer.max_epochs=5, optimizer=sgd, +new.key=1, ~key)")
 
 
+def tensorboard_command() -> str:
+    """How to start TensorBoard from here: the ``tensorboard`` next to this Python (a virtual environment's
+    ``.venv/bin/tensorboard``, which is not on ``PATH`` unless the environment is activated), else ``tensorboard``."""
+    beside = pathlib.Path(sys.executable).parent / "tensorboard"
+    if not beside.is_file() or shutil.which("tensorboard") == str(beside):
+        return "tensorboard"
+    relative = os.path.relpath(beside)
+    return str(beside) if relative.startswith("..") else relative
+
+
+TRAIN_EPILOG = """examples:
+  noether-train examples/poisson/train.yaml trainer.max_epochs=3 optimizer=sgd
+  noether-train examples/poisson/train.yaml resume_run_id=RUN_ID [the run's overrides]
+      continue a stopped run from its latest checkpoint, bit for bit (a new run id; config changes are listed)
+  noether-train examples/poisson/train.yaml resume_run_id=RUN_ID resume_checkpoint=E5
+
+stopping: SIGTERM (and Ctrl-C with trainer.save_on_sigint: true) finishes the current update, writes a
+resumable 'latest' checkpoint and exits with status 143 (130 for Ctrl-C), printing the run id to resume.
+exit status: 0 done, 2 config problems (one line each: path: message  [file:line:col]), 130/143 stopped."""
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Train from a YAML config; problems with the config are printed one per line (exit status 2)."""
     parser = argparse.ArgumentParser(
         prog="noether-train",
         description="Train a model from a YAML config. Overrides use dotted paths: trainer.max_epochs=5, "
         "optimizer=sgd (a config group), +new.key=1, ~key (delete).",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arguments(parser)
     parser.add_argument("--allow-unsafe-resume", action="store_true",
@@ -55,7 +80,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         print("noether-train: interrupted; no checkpoint was written for this point (set trainer.save_on_sigint: "
               "true to finish the update and save a resumable checkpoint on Ctrl-C)", file=sys.stderr)
         return 130
-    print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\ntensorboard --logdir {result.run_dir}")
+    print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir {result.run_dir}")
     return SIGNAL_EXIT_STATUS.get(result.stopped_by, 0)
 
 

@@ -249,7 +249,7 @@ def submit_main(argv: Sequence[str] | None = None) -> int:
     )
     add_config_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the script instead of writing and submitting it")
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_intermixed_args(argv)
     sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
     from engine.run import load_config
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import engine
-from engine.cli import train_main
+from engine.cli import tensorboard_command, train_main
 from engine_components import MODULE, token_config
 from noether.core.config import ConfigError, to_yaml
 from noether.core.config.cli import main as check_main
@@ -164,12 +164,27 @@ def test_cli_reports_a_problem_found_after_loading(tmp_path, capsys, keep_sys_pa
     ]
 
 
+def test_the_tensorboard_hint_works_without_an_activated_environment(monkeypatch, tmp_path):
+    """The hint names the ``tensorboard`` beside this Python (``.venv/bin/tensorboard``) unless that one is what
+    ``tensorboard`` on ``PATH`` already starts."""
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "tensorboard").write_text("#!/bin/sh\n")
+    (bin_dir / "tensorboard").chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert tensorboard_command() == "venv/bin/tensorboard"
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert tensorboard_command() == "tensorboard"
+
+
 def test_cli_trains_a_valid_config(tmp_path, capsys, keep_sys_path):
     """``noether-train`` on a valid config (with an override) trains, exits with 0 and names the run directory."""
     path = write_config(tmp_path)
     assert train_main([str(path), "trainer.max_updates=3"]) == 0
     out = capsys.readouterr().out
     run_dir = tmp_path / "outputs" / "cli-run"
-    assert f"run_id: cli-run\nrun_dir: {run_dir}\ntensorboard --logdir {run_dir}\n" in out
+    assert f"run_id: cli-run\nrun_dir: {run_dir}\n{tensorboard_command()} --logdir {run_dir}\n" in out
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [line["update"] for line in lines] == [1, 3]  # the first update's lr, then the default interval (3)

@@ -282,6 +282,8 @@ def test_dry_run_prints_the_script_and_writes_nothing(tmp_path: pathlib.Path, ca
     expected = render_sbatch(load_config(EXAMPLE, overrides), str(REPOSITORY / EXAMPLE), overrides)
     assert capsys.readouterr().out == expected
     assert not (tmp_path / "sbatch").exists()
+    assert submit_main([EXAMPLE, "--dry-run", *overrides]) == 0  # options and overrides in any order
+    assert capsys.readouterr().out == expected
 
 
 def test_invalid_config_is_reported_before_anything_is_rendered(
