@@ -161,8 +161,9 @@ class OptimizerWrapper:
             groups.append(torch_group)
         try:
             self.optimizer: torch.optim.Optimizer = optimizer_class(groups, **kwargs)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError([Issue(path, f"{config.kind} rejected its arguments: {exc}")]) from exc
+        except (TypeError, ValueError, IndexError) as exc:  # e.g. betas: [0.9] fails on betas[1] inside torch
+            given = ", ".join(f"{key}={value!r}" for key, value in sorted(kwargs.items()))
+            raise ConfigError([Issue(path, f"{config.kind} rejected its arguments ({given}): {exc}")]) from None
         self.param_names: list[str] = [name for group in self.plan for name in group.param_names]
 
         self._lr_schedule = config.schedule_config

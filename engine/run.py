@@ -137,7 +137,12 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
     for leaf in named_models(model).values():
         if getattr(leaf, "is_frozen", False):
             freeze(leaf)
-    return datasets, model, trainer_class(config.trainer)
+    trainer = trainer_class(config.trainer)
+    problem = trainer.forward_problem(model)
+    if problem is not None:
+        where = "model" if not config.trainer.forward_properties and config.model.forward_properties else "trainer"
+        raise ConfigError([Issue(f"{where}.forward_properties", problem)])
+    return datasets, model, trainer
 
 
 def build_optimizers(model: torch.nn.Module) -> dict[str, OptimizerWrapper]:

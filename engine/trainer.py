@@ -10,6 +10,7 @@ gradients are divided by the update's total count before the optimizer step.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from functools import partial
 from collections.abc import Iterator, Mapping, Sequence
@@ -80,13 +81,40 @@ class BaseTrainer:
         return []
 
     # ----- one micro-batch -------------------------------------------------------------------------------
+    def forward_properties(self, model: torch.nn.Module) -> tuple[str, ...]:
+        """The batch items ``train_step`` passes to the model by name: the trainer's ``forward_properties``, else
+        the (unwrapped) model's."""
+        return tuple(self.config.forward_properties or getattr(
+            getattr(unwrapped(model), "config", None), "forward_properties", None) or ())
+
+    def forward_problem(self, model: torch.nn.Module) -> str | None:
+        """Why ``train_step`` cannot call ``model.forward`` with the ``forward_properties`` (a required parameter
+        they do not pass, or a property it does not take), checked before training; ``None`` when it can, or
+        when a trainer overrides ``train_step`` and so calls the model its own way."""
+        if type(self).train_step is not BaseTrainer.train_step:
+            return None
+        try:
+            parameters = inspect.signature(unwrapped(model).forward).parameters.values()
+        except (TypeError, ValueError):  # a forward without a signature to read
+            return None
+        by_name = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        passed = self.forward_properties(model)
+        missing = [p.name for p in by_name if p.default is p.empty and p.name not in passed]
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+        unknown = [] if takes_any else [name for name in passed if name not in {p.name for p in by_name}]
+        if not missing and not unknown:
+            return None
+        forward = f"{type(unwrapped(model)).__name__}.forward({', '.join(p.name for p in by_name)})"
+        found = "; ".join([*([f"it needs {', '.join(missing)}"] if missing else []),
+                           *([f"it does not take {', '.join(unknown)}"] if unknown else [])])
+        return f"train_step calls {forward} with these batch items by name, but {found} (got {list(passed)})"
+
     def train_step(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> StepResult:
         """Forward ``batch``'s ``forward_properties`` through ``model`` and compute the loss on its
         ``target_properties``."""
         forward_properties = self.__dict__.get("_forward_properties")
-        if forward_properties is None:  # the trainer's, else the (unwrapped) model's; resolved on the first call
-            forward_properties = self._forward_properties = self.config.forward_properties or getattr(
-                getattr(unwrapped(model), "config", None), "forward_properties", ())
+        if forward_properties is None:  # resolved on the first call
+            forward_properties = self._forward_properties = self.forward_properties(model)
         outputs = model(**{key: batch[key] for key in forward_properties})
         loss = self.loss_compute(outputs, {key: batch[key] for key in self.config.target_properties or ()})
         return self._step_result(loss, outputs, _batch_items(batch))

@@ -227,6 +227,32 @@ def test_full_config_snippet_validates(block, snippet_dir):
     assert config.trainer is not None and config.model is not None
 
 
+def test_the_readme_config_and_code_train_together(tmp_path, monkeypatch):
+    """The README's YAML saved as ``train.yaml`` and its Python as ``my_project.py`` in one directory train there
+    and fit the line y = 3x + 1 (160 updates, about a second)."""
+    readme = code_blocks(ROOT / "README.md")
+    config = next(block for block in readme if block.language == "yaml" and "my_project.MyModel" in block.text)
+    code = next(block for block in readme if block.language == "python" and "class MyTrainer" in block.text)
+    (tmp_path / "train.yaml").write_text(config.text, encoding="utf-8")
+    (tmp_path / "my_project.py").write_text(code.text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import engine
+
+    result = engine.run("train.yaml", ["tracker=disabled"])
+    assert str(result.iteration) == "E20_U160_S5120"
+    layer = torch_load_weights(result.run_dir)
+    assert abs(layer["layer.weight"].item() - 3) < 0.1 and abs(layer["layer.bias"].item() - 1) < 0.1
+
+
+def torch_load_weights(run_dir: Path) -> dict:
+    """The state dict of the run's last checkpoint of model ``net``."""
+    from engine.checkpoint import find_checkpoint, load_part
+
+    files = find_checkpoint(run_dir / "checkpoints", "net", "latest")
+    return load_part(files["net_cp=latest_model.th"])["state_dict"]
+
+
 def test_snippets_were_found():
     """The block scanner still finds the pages' snippets (guards the regular expressions above)."""
     assert len(PYTHON_BLOCKS) >= 8 and len(FULL_CONFIGS) >= 3

@@ -69,6 +69,21 @@ def test_kinds_that_are_not_the_expected_base_class(tmp_path):
     assert not (tmp_path / "test-run").exists()
 
 
+@pytest.mark.parametrize(("forward_properties", "expected"), [
+    ((), "it needs x (got [])"),
+    (("x", "mask"), "it does not take mask (got ['x', 'mask'])"),
+    (("mask",), "it needs x; it does not take mask (got ['mask'])"),
+])
+def test_forward_properties_that_do_not_fit_the_models_forward(tmp_path, forward_properties, expected):
+    """The default ``train_step`` calls ``model(**{name: batch[name]})``: properties that miss a required
+    parameter of ``forward``, or name one it does not take, are a config error before the first update (not a
+    ``TypeError`` from inside the model mid-run)."""
+    config = token_config(tmp_path, forward_properties=forward_properties)
+    assert config_error(config) == ("trainer.forward_properties: train_step calls TokenMlp.forward(x) with these "
+                                    f"batch items by name, but {expected}")
+    assert not (tmp_path / "test-run").exists()
+
+
 def test_a_dataset_smaller_than_one_update(tmp_path):
     """A train dataset of 8 samples cannot fill an effective batch of 12."""
     assert config_error(token_config(tmp_path, num_samples=8)) == (

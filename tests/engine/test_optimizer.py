@@ -364,7 +364,13 @@ def test_explain_lists_every_parameter():
         ),
         (
             adamw(optimizer_kwargs={"betas": (1.5, 0.9)}),
-            "model.optimizer_config: torch.optim.AdamW rejected its arguments: Invalid beta parameter at index 0: 1.5",
+            "model.optimizer_config: torch.optim.AdamW rejected its arguments (betas=(1.5, 0.9), lr=0.001, "
+            "weight_decay=0.05): Invalid beta parameter at index 0: 1.5",
+        ),
+        (
+            adamw(optimizer_kwargs={"betas": (0.9,)}),
+            "model.optimizer_config: torch.optim.AdamW rejected its arguments (betas=(0.9,), lr=0.001, "
+            "weight_decay=0.05): tuple index out of range",
         ),
         (
             adamw(param_group_modifiers_config=(lr_scale("fc.weight", 0.5), lr_scale("cls_tokn", 0.1))),
@@ -372,7 +378,8 @@ def test_explain_lists_every_parameter():
             "did you mean 'cls_token'?",
         ),
     ],
-    ids=["unset", "typo", "no-module", "not-optimizer", "unknown-arg", "params", "no-close-match", "rejected", "modifier"],
+    ids=["unset", "typo", "no-module", "not-optimizer", "unknown-arg", "params", "no-close-match", "rejected",
+         "rejected-inside-torch", "modifier"],
 )
 def test_config_errors(config, line):
     """Each bad optimizer config is one rendered line naming its path."""

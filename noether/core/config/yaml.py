@@ -51,9 +51,17 @@ class Composed:
     """Origin of every node, by its path in ``data``."""
     referenced_roots: set[str] = attrs.field(factory=set)
     """Root keys that an interpolation referenced (helper nodes a schema may not know)."""
+    aliases: dict[Path, Path] = attrs.field(factory=dict)
+    """Path of a ``${...}`` that stands for a whole mapping or list -> the path it refers to
+    (``model.optimizer_config`` -> ``optimizer``): what is under it was written there."""
 
     def locate(self, path: Path, at_key: bool = True) -> str | None:
-        """``file:line:col`` of the node at ``path`` (its key, or its value), or of its closest written ancestor."""
+        """``file:line:col`` of the node at ``path`` (its key, or its value), or of its closest written ancestor;
+        under an interpolated mapping, where the node was written in the mapping it refers to."""
+        for length in range(len(path), 0, -1):
+            source = self.aliases.get(tuple(path[:length]))
+            if source is not None and length < len(path):
+                return self.locate((*source, *path[length:]), at_key)
         for length in range(len(path), -1, -1):
             origin = self.origins.get(tuple(path[:length]))
             if origin is not None:
@@ -436,7 +444,10 @@ def interpolate(composed: Composed) -> list[Issue]:
     def resolve_string(text: str, at: Path) -> Any:
         whole = _INTERPOLATION.fullmatch(text)
         if whole:
-            return lookup(whole.group(1), at)
+            value = lookup(whole.group(1), at)
+            if isinstance(value, (dict, list)):
+                composed.aliases[at] = tuple(_split_key(whole.group(1).strip()))
+            return value
         def replace(match: re.Match) -> str:
             value = lookup(match.group(1), at)
             return "" if value is None else str(value)

@@ -108,6 +108,28 @@ def test_check_prints_the_resolved_config(capsys):
     assert data["model"]["optimizer_config"]["schedule_config"]["max_value"] == 0.01
 
 
+def test_errors_under_an_interpolated_group_point_to_where_they_were_written(tmp_path):
+    """``optimizer_config: ${optimizer}``: a mistake in the group file is located in that file, and a bad override
+    of ``optimizer.*`` at that override, not at the interpolation in the primary config."""
+    (tmp_path / "optimizer").mkdir()
+    write(tmp_path / "optimizer", "kind: torch.optim.AdamW\nlr: fast\nschedule_config:\n"
+          "  kind: noether.core.schedules.LinearWarmupCosineDecaySchedule\n  warmup_percnt: 0.1\n", "broken.yaml")
+    write(tmp_path / "optimizer", "kind: torch.optim.AdamW\nlr: 1.0e-3\n", "adamw.yaml")
+    text = MINIMAL.replace("output_path: runs", "defaults:\n  - optimizer: adamw\n  - _self_\noutput_path: runs")
+    start = text.index("  optimizer_config:")
+    path = write(tmp_path, text[:start] + "  optimizer_config: ${optimizer}\n" + text[text.index("trainer:"):])
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["optimizer=broken"])
+    assert str(caught.value).splitlines() == [
+        f"model.optimizer_config.lr: expected a number (got str 'fast')  [{tmp_path}/optimizer/broken.yaml:2:5]",
+        "model.optimizer_config.schedule_config.warmup_percnt: unknown key 'warmup_percnt'; did you mean "
+        f"'warmup_percent'?  [{tmp_path}/optimizer/broken.yaml:5:3]",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["optimizer.lr=1e-3x"])
+    assert str(caught.value) == "model.optimizer_config.lr: expected a number (got str '1e-3x')  [override 1 'optimizer.lr=1e-3x']"
+
+
 def test_errors_in_group_files_point_into_those_files(tmp_path):
     """A mistake in a group file is located in that file, not in the primary config."""
     (tmp_path / "trainer").mkdir()
