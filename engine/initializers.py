@@ -265,18 +265,30 @@ def _iteration_of(tag: Mapping[str, Any]) -> TrainingIteration:
 
 def _source_directory(output_path: pathlib.Path, init: CheckpointInitializerConfig, path: str) -> pathlib.Path:
     """The source run's checkpoints directory; a missing run or stage lists what exists."""
-    run_dir = output_path / init.run_id
+    return run_checkpoint_directory(output_path, init.run_id, init.stage_name,
+                                    run_id_path=f"{path}.run_id", stage_path=f"{path}.stage_name")
+
+
+def run_checkpoint_directory(output_path: pathlib.Path, run_id: str, stage_name: str | None, *, run_id_path: str,
+                             stage_path: str) -> pathlib.Path:
+    """``<output_path>/<run_id>[/<stage_name>]/checkpoints`` of an earlier run (to resume or initialise from).
+
+    Raises:
+        ConfigError: at ``run_id_path`` when the run does not exist (listing the newest runs there), or at
+            ``stage_path`` when it has no checkpoints for that stage (listing the stages that have some).
+    """
+    run_dir = output_path / run_id
     if not run_dir.is_dir():
         runs = sorted(entry.name for entry in output_path.iterdir() if entry.is_dir()) if output_path.is_dir() else []
         known = ", ".join(runs[-20:]) if runs else "none"
-        raise ConfigError([Issue(f"{path}.run_id", f"no run {init.run_id!r} in {output_path} (runs there: {known})")])
-    directory = checkpoint_directory(output_path, init.run_id, init.stage_name)
+        raise ConfigError([Issue(run_id_path, f"no run {run_id!r} in {output_path} (runs there: {known})")])
+    directory = checkpoint_directory(output_path, run_id, stage_name)
     if not directory.is_dir():
         stages = sorted(entry.parent.name for entry in run_dir.glob("*/checkpoints") if entry.is_dir())
         has_own = (run_dir / "checkpoints").is_dir()
         known = ", ".join([*(["<none: the run directory itself>"] if has_own else []), *stages]) or "none"
-        where = f"{path}.stage_name" if init.stage_name or stages else f"{path}.run_id"
-        raise ConfigError([Issue(where, f"run {init.run_id!r} has no checkpoints at {directory} "
+        where = stage_path if stage_name or stages else run_id_path
+        raise ConfigError([Issue(where, f"run {run_id!r} has no checkpoints at {directory} "
                                  f"(stages with checkpoints: {known})")])
     return directory
 

@@ -125,6 +125,11 @@ def find_resume_point(directory: pathlib.Path, root_model: str, tag: str) -> Res
         trainer_file = files.get(f"{file_stem(root_model, candidate)}_trainer.th")
         trainer_state = load_part(trainer_file) if trainer_file else None
         return ResumePoint(directory, candidate, files, trainer_state, records[candidate][0])
+    if not records:
+        others = sorted({manifest.name.split("_cp=", 1)[0] for manifest in directory.glob(f"*_cp=*{MANIFEST_SUFFIX}")})
+        if others:  # the checkpoints of another model: the model's name changed, or another config was given
+            raise ConfigError([Issue("model.name", f"the run being resumed has no checkpoint of model {root_model!r} "
+                                     f"in {directory} (models there: {', '.join(others)})")])
     path = "resume_checkpoint" if records else "resume_run_id"
     known = ", ".join(sorted(records)) or f"none: {directory} holds no verified checkpoint"
     raise ConfigError([Issue(path, f"no verified checkpoint {tag!r} to resume from (available: {known})")])

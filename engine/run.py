@@ -40,7 +40,7 @@ from engine.distributed import (
     world_size,
     wrap_model,
 )
-from engine.initializers import apply_model_initializers, checkpoint_directory, resume_request
+from engine.initializers import apply_model_initializers, resume_request, run_checkpoint_directory
 from engine.models import Model, freeze, named_models, trained_models
 from engine.optimizer import OptimizerWrapper
 from engine.precision import autocast_and_scaler
@@ -378,7 +378,8 @@ def find_resume(config: ConfigSchema, model: torch.nn.Module, request: tuple[str
         raise ConfigError([Issue("trainer.start_at_epoch", "cannot be combined with resume_run_id: a resumed run "
                                  f"starts where its checkpoint ends (got {config.trainer.start_at_epoch})")])
     run_id, stage, tag = request
-    directory = checkpoint_directory(pathlib.Path(config.output_path), run_id, stage)
+    directory = run_checkpoint_directory(pathlib.Path(config.output_path), run_id, stage,
+                                         run_id_path="resume_run_id", stage_path="resume_stage_name")
     return find_resume_point(directory, getattr(model, "name", None) or "model", tag)
 
 

@@ -147,3 +147,12 @@ def test_resume_from_a_missing_tag_lists_the_tags(tmp_path):
         find_resume_point(tmp_path, "net", "E9")
     assert str(caught.value) == ("resume_checkpoint: no verified checkpoint 'E9' to resume from (available: "
                                  "E1_U2_S8, E2_U4_S16, E2_U5_S20.error, best_model.loss)")
+
+
+def test_resume_with_another_model_name_names_the_models_there(tmp_path):
+    """The ancestor's checkpoints are of model ``net``; resuming a model named ``surrogate`` says so."""
+    save_run(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        find_resume_point(tmp_path, "surrogate", "latest")
+    assert str(caught.value) == (f"model.name: the run being resumed has no checkpoint of model 'surrogate' in "
+                                 f"{tmp_path} (models there: net)")

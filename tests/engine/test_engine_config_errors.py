@@ -84,6 +84,14 @@ def test_forward_properties_that_do_not_fit_the_models_forward(tmp_path, forward
     assert not (tmp_path / "test-run").exists()
 
 
+def test_resuming_a_run_that_does_not_exist(tmp_path):
+    """``resume_run_id`` naming no run directory: the error says so and lists the runs that exist."""
+    (tmp_path / "2026-01-01_00-00-00_beef").mkdir()
+    config = attrs.evolve(token_config(tmp_path), run_id=None, resume_run_id="2026-01-01_00-00-00_dead")
+    assert config_error(config) == (f"resume_run_id: no run '2026-01-01_00-00-00_dead' in {tmp_path} (runs there: "
+                                    "2026-01-01_00-00-00_beef)")
+
+
 def test_a_dataset_smaller_than_one_update(tmp_path):
     """A train dataset of 8 samples cannot fill an effective batch of 12."""
     assert config_error(token_config(tmp_path, num_samples=8)) == (

@@ -250,7 +250,8 @@ class _Composer:
             return
         file = self._file(self.root_dir / group, str(option))
         if not file.is_file():
-            self.issues.append(Issue(group.replace("/", "."), f"no config {option!r} in group {group!r} (available: {', '.join(options) or 'none'}){did_you_mean(option, options)}", str(parent)))
+            available = ", ".join(options) or f"none: no {group}/*.yaml next to the config, in {self.root_dir / group}"
+            self.issues.append(Issue(group.replace("/", "."), f"no config {option!r} in group {group!r} (available: {available}){did_you_mean(option, options)}", str(parent)))
             return
         if entry.package == "_global_":
             target: Path = ()

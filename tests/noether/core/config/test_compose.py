@@ -83,6 +83,18 @@ def test_unknown_group_option_lists_the_available_ones(tmp_path):
     ]
 
 
+def test_a_group_without_files_says_where_it_looked(tmp_path):
+    """A config copied away from its group files: the error names the directory the group's files belong in."""
+    path = tmp_path / "train.yaml"
+    path.write_text("defaults:\n  - optimizer: adamw\n  - _self_\nvalue: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    assert error_lines(excinfo) == [
+        f"optimizer: no config 'adamw' in group 'optimizer' (available: none: no optimizer/*.yaml next to the "
+        f"config, in {tmp_path}/optimizer)  [{path}]"
+    ]
+
+
 # ---------------------------------------------------------------------------------------- _self_
 @pytest.mark.parametrize(("self_first", "expected"), [(True, 5), (False, 1)])
 def test_self_position_decides_who_wins(tmp_path, self_first, expected):
