@@ -13,7 +13,7 @@ import difflib
 import pathlib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -116,6 +116,20 @@ def _is_fixed_tuple(tp: Any) -> bool:
     return typing.get_origin(tp) is tuple and not _is_homogeneous_tuple(tp) and bool(typing.get_args(tp))
 
 
+def _structure_items(tp: Any, items: Iterable[tuple[Any, Any, Callable[[Any, Any], Any]]]) -> list[Any]:
+    """Structure ``(item, item type, hook)`` in order; every failing item is reported, with its index."""
+    structured, errors = [], []
+    for index, (item, item_type, hook) in enumerate(items):
+        try:
+            structured.append(hook(item, item_type))
+        except Exception as exc:  # noqa: BLE001 - every error is collected with its index
+            exc.__notes__ = [*getattr(exc, "__notes__", []), _Step(index)]
+            errors.append(exc)
+    if errors:
+        raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+    return structured
+
+
 def _fixed_tuple_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
     """``tuple[int, int]`` (a range such as ``master_port: [low, high]``): a list of exactly that many items."""
 
@@ -131,16 +145,7 @@ def _fixed_tuple_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
                 raise FieldProblem(f"expected {expected} (got {_describe(value)})")
             if len(value) != len(item_types):
                 raise FieldProblem(f"expected {expected} (got a list of {len(value)})")
-            items, errors = [], []
-            for index, (item, item_type, hook) in enumerate(zip(value, item_types, item_hooks)):
-                try:
-                    items.append(hook(item, item_type))
-                except Exception as exc:  # noqa: BLE001 - every error is collected with its index
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), _Step(index)]
-                    errors.append(exc)
-            if errors:
-                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
-            return tuple(items)
+            return tuple(_structure_items(tp, zip(value, item_types, item_hooks)))
 
         return structure
 
@@ -167,16 +172,7 @@ def _make_sequence_hook(converter: cattrs.Converter, make: type) -> Callable[[An
                 return make([item_hook(item, item_type) for item in value])
             except Exception:  # noqa: BLE001
                 pass
-            items, errors = [], []
-            for index, item in enumerate(value):
-                try:
-                    items.append(item_hook(item, item_type))
-                except Exception as exc:  # noqa: BLE001 - every error is collected with its index
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), _Step(index)]
-                    errors.append(exc)
-            if errors:
-                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
-            return make(items)
+            return make(_structure_items(tp, ((item, item_type, item_hook) for item in value)))
 
         return structure
 
