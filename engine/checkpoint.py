@@ -187,11 +187,12 @@ def iteration_of_tag(tag: str) -> TrainingIteration | None:
         return None
 
 
-def manifest_record(manifest: pathlib.Path) -> tuple[TrainingIteration, tuple[str, ...]] | None:
-    """The iteration and the file names a manifest lists (nothing verified), ``None`` if it is unreadable."""
+def manifest_record(manifest: pathlib.Path) -> tuple[TrainingIteration, dict[str, str]] | None:
+    """The iteration and the files a manifest lists (file name -> checksum; nothing verified), ``None`` if it is
+    unreadable."""
     try:
         record = json.loads(manifest.read_text(encoding="utf-8"))
-        return TrainingIteration.from_string(record["iteration"]), tuple(record["files"])
+        return TrainingIteration.from_string(record["iteration"]), dict(record["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -13,7 +13,6 @@ their checksum before they are loaded; a directory without manifests (written by
 
 from __future__ import annotations
 
-import json
 import pathlib
 import warnings
 from collections.abc import Iterator, Mapping
@@ -30,7 +29,7 @@ from noether.core.schemas import (
 )
 from noether.core.training import TrainingIteration
 
-from engine.checkpoint import MANIFEST_SUFFIX, candidate_tags, file_checksum, file_stem, load_part
+from engine.checkpoint import MANIFEST_SUFFIX, candidate_tags, file_checksum, file_stem, load_part, manifest_record
 from engine.models import CompositeModel, Model, named_models, trained_models
 
 _FIELDS = {"E": "epoch", "U": "update", "S": "sample"}
@@ -306,12 +305,10 @@ def _manifest_index(directory: pathlib.Path) -> dict[str, _Covered]:
     """File name -> the manifest that covers it, over every readable manifest in ``directory``."""
     index: dict[str, _Covered] = {}
     for manifest in sorted(directory.glob(f"*{MANIFEST_SUFFIX}")):
-        try:
-            record = json.loads(manifest.read_text(encoding="utf-8"))
-            iteration = TrainingIteration.from_string(record["iteration"])
-            files = dict(record["files"])
-        except (OSError, ValueError, KeyError, TypeError):
+        record = manifest_record(manifest)
+        if record is None:
             continue  # a manifest is written atomically: an unreadable one is not ours
+        iteration, files = record
         for name, checksum in files.items():
             index[name] = _Covered(manifest, checksum, iteration)
     return index
