@@ -80,7 +80,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         print("noether-train: interrupted; no checkpoint was written for this point (set trainer.save_on_sigint: "
               "true to finish the update and save a resumable checkpoint on Ctrl-C)", file=sys.stderr)
         return 130
-    print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir {result.run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the other ranks print nothing
+        print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir {result.run_dir}")
     return SIGNAL_EXIT_STATUS.get(result.stopped_by, 0)
 
 
@@ -147,4 +148,9 @@ def schedule_main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # python -m engine.cli: what torchrun and the SLURM script run
-    raise SystemExit(train_main())
+    exit_status = train_main()
+    from engine.distributed import exit_worker, launched_by_torchrun
+
+    if launched_by_torchrun():  # a worker ends before the interpreter's teardown can meet gloo's threads
+        exit_worker(exit_status)
+    raise SystemExit(exit_status)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -128,3 +131,18 @@ def broadcast_from_main(value: object) -> object:
     holder = [value]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def exit_worker(status: int) -> NoReturn:
+    """End a worker process of a multi-process run with ``status``, without the interpreter's finalization.
+
+    Why: gloo's worker threads free a finished collective (and its tensors) a moment after the collective has
+    returned, and freeing a tensor Python has seen takes the GIL. When that moment falls into interpreter
+    finalization, CPython unwinds the thread inside a destructor and the process aborts ("terminate called without
+    an active exception", SIGABRT), so a finished run fails. ``destroy_process_group`` does not stop those threads:
+    once ``DistributedDataParallel`` has imported ``torch._dynamo``, PyTorch keeps the group alive until exit.
+    The atexit handlers still run and the standard streams are flushed; only the module teardown is skipped."""
+    atexit._run_exitfuncs()  # what a normal exit runs first: logging's flush, stopping child processes
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -48,6 +48,7 @@ def test_only_rank_zero_writes_files(single_process: pathlib.Path, two_processes
     reference = sorted(path.relative_to(single_process / "out" / "single") for path in (single_process / "out" / "single").rglob("*"))
     assert files == reference
     assert result.stdout.count("done at E2_U8_S128") == 1
+    assert result.stdout.count("run_id: two\n") == 1
 
 
 def test_sigterm_to_one_rank_stops_both_after_the_same_update(tmp_path: pathlib.Path, two_processes: tuple) -> None:
