@@ -655,7 +655,10 @@ def _walk(exc: BaseException, path: tuple[PathKey, ...], found: list) -> None:
             _walk(problem, path, found)
     elif isinstance(exc, FieldProblem):
         at = path if exc.field is None else (*path, *_split_field(exc.field))
-        found.append((at, exc.message, isinstance(exc, _KindProblem)))
+        message = exc.message
+        if exc.deletable:
+            message += f"; delete the others, e.g. ~{format_path((*at, exc.deletable))} on the command line"
+        found.append((at, message, isinstance(exc, _KindProblem)))
     elif isinstance(exc, KeyError):
         found.append((path, "missing required field", True))
     else:

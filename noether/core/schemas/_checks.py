@@ -21,12 +21,16 @@ class FieldProblem(ValueError):
     Args:
         message: What is wrong, in the house form ``<constraint> (got <value>)``.
         field: The field the rule is about, or ``None`` when it concerns the object as a whole.
+        deletable: A field whose deletion fixes the problem (one of several that exclude each other). A config
+            error then names the override that deletes it, ``~trainer.max_epochs``: a file sets one field and the
+            command line another, and an override can only delete the file's.
     """
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, *, deletable: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.deletable = deletable
 
 
 class InvalidFields(ValueError):
@@ -160,11 +164,12 @@ def value_rule(check: Callable[[Any], Any]) -> Callable[[Any, Any, Any], None]:
     return validate
 
 
-def exactly_one_set(instance: Any, names: tuple[str, ...]) -> str | None:
-    """Return an error message unless exactly one of ``names`` is set (not ``None``) on ``instance``."""
+def exactly_one_set(instance: Any, names: tuple[str, ...]) -> FieldProblem | None:
+    """The problem with ``instance`` unless exactly one of ``names`` is set (not ``None``); when several are,
+    deleting the first of them is the suggested fix."""
     chosen = [name for name in names if getattr(instance, name) is not None]
     if len(chosen) == 1:
         return None
     listed = ", ".join(names)
     got = "none" if not chosen else ", ".join(chosen)
-    return f"exactly one of {listed} must be set (got {got})"
+    return FieldProblem(f"exactly one of {listed} must be set (got {got})", deletable=chosen[0] if chosen else None)

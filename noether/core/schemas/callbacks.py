@@ -65,7 +65,7 @@ class CallBackBaseConfig:
         """Ensure that exactly one ``every_n_*`` is set and that ``every_n_samples`` comes with ``batch_size``."""
         problem = exactly_one_set(self, _INTERVALS)
         if problem:
-            raise FieldProblem(problem)
+            raise problem
         if self.every_n_samples is not None and self.batch_size is None:
             raise FieldProblem("required when every_n_samples is set (got None)", "batch_size")
 
@@ -154,7 +154,7 @@ class FixedEarlyStopperConfig:
         """Ensure that exactly one ``stop_at_*`` is specified."""
         problem = exactly_one_set(self, ("stop_at_sample", "stop_at_update", "stop_at_epoch"))
         if problem:
-            raise FieldProblem(problem)
+            raise problem
 
 
 @attrs.frozen(kw_only=True)

@@ -62,7 +62,8 @@ class ScheduleBaseConfig:
         if self.overhang_percent is not None and self.overhang_steps is not None:
             raise FieldProblem(
                 "only one of overhang_percent and overhang_steps may be set "
-                f"(got overhang_percent={self.overhang_percent!r}, overhang_steps={self.overhang_steps!r})"
+                f"(got overhang_percent={self.overhang_percent!r}, overhang_steps={self.overhang_steps!r})",
+                deletable="overhang_percent",
             )
 
     def validate_start_end_steps(self) -> None:
@@ -312,7 +313,8 @@ class LinearWarmupCosineDecayScheduleConfig(ScheduleBaseConfig):
         if (self.warmup_steps is None) == (self.warmup_percent is None):
             raise FieldProblem(
                 "define exactly one of warmup_steps or warmup_percent "
-                f"(got warmup_steps={self.warmup_steps!r}, warmup_percent={self.warmup_percent!r})"
+                f"(got warmup_steps={self.warmup_steps!r}, warmup_percent={self.warmup_percent!r})",
+                deletable="warmup_steps" if self.warmup_steps is not None else None,
             )
 
 

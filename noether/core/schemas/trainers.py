@@ -80,7 +80,7 @@ class BaseTrainerConfig:
         """Ensure that exactly one of ``max_epochs``, ``max_updates`` or ``max_samples`` is specified."""
         problem = exactly_one_set(self, ("max_epochs", "max_updates", "max_samples"))
         if problem:
-            raise FieldProblem(problem)
+            raise problem
 
     def validate_callback_frequency(self) -> None:
         """Ensure that at most one ``log_every_n_*`` and at most one ``track_every_n_*`` is specified."""
@@ -91,7 +91,8 @@ class BaseTrainerConfig:
             names = tuple(prefix + unit for unit in ("epochs", "updates", "samples"))
             chosen = [name for name in names if getattr(self, name) is not None]
             if len(chosen) > 1:
-                problems.append(FieldProblem(f"at most one of {', '.join(names)} may be set (got {', '.join(chosen)})"))
+                problems.append(FieldProblem(f"at most one of {', '.join(names)} may be set (got {', '.join(chosen)})",
+                                             deletable=chosen[0]))
         if problems:
             raise problems[0] if len(problems) == 1 else InvalidFields(type(self), problems)
 

@@ -130,6 +130,19 @@ def test_errors_under_an_interpolated_group_point_to_where_they_were_written(tmp
     assert str(caught.value) == "model.optimizer_config.lr: expected a number (got str '1e-3x')  [override 1 'optimizer.lr=1e-3x']"
 
 
+def test_fields_that_exclude_each_other_name_the_override_that_deletes_one(tmp_path):
+    """Setting max_updates on the command line over a file's max_epochs names ``~trainer.max_epochs``, and
+    following that advice loads."""
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["trainer.max_updates=100"])
+    assert str(caught.value) == (
+        "trainer: exactly one of max_epochs, max_updates, max_samples must be set (got max_epochs, max_updates); "
+        f"delete the others, e.g. ~trainer.max_epochs on the command line  [{path}:15:3]")
+    config = load_config(path, ["trainer.max_updates=100", "~trainer.max_epochs"])
+    assert (config.trainer.max_epochs, config.trainer.max_updates) == (None, 100)
+
+
 def test_errors_in_group_files_point_into_those_files(tmp_path):
     """A mistake in a group file is located in that file, not in the primary config."""
     (tmp_path / "trainer").mkdir()

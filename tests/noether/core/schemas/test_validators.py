@@ -45,6 +45,7 @@ MODIFIER = {"name": "backbone.cls_token"}
 LR_SCALE = "noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier"
 WEIGHT_DECAY = "noether.core.optimizer.param_group_modifiers.WeightDecayByNameModifier"
 EXACTLY_ONE_INTERVAL = "<root>: exactly one of every_n_epochs, every_n_updates, every_n_samples must be set"
+DELETE_EVERY_N_EPOCHS = "delete the others, e.g. ~every_n_epochs on the command line"
 BOTH_STEPS = "<root>: start_step and end_step must both be set or both be None"
 BOTH_PERCENTS = "<root>: start_percent and end_percent must both be set or both be None"
 
@@ -119,7 +120,7 @@ def test_return_optim_wrapper_args():
     ("data", "line"),
     [
         (CALLBACK, f"{EXACTLY_ONE_INTERVAL} (got none)"),
-        ({**CALLBACK, "every_n_epochs": 1, "every_n_updates": 100}, f"{EXACTLY_ONE_INTERVAL} (got every_n_epochs, every_n_updates)"),
+        ({**CALLBACK, "every_n_epochs": 1, "every_n_updates": 100}, f"{EXACTLY_ONE_INTERVAL} (got every_n_epochs, every_n_updates); {DELETE_EVERY_N_EPOCHS}"),
         ({**CALLBACK, "every_n_samples": 1000}, "batch_size: required when every_n_samples is set (got None)"),
     ],
     ids=["none", "two-intervals", "samples-without-batch-size"],
@@ -170,7 +171,8 @@ def test_check_tolerance_positive(tolerance):
         ({}, "<root>: exactly one of stop_at_sample, stop_at_update, stop_at_epoch must be set (got none)"),
         (
             {"stop_at_epoch": 5, "stop_at_update": 100},
-            "<root>: exactly one of stop_at_sample, stop_at_update, stop_at_epoch must be set (got stop_at_update, stop_at_epoch)",
+            "<root>: exactly one of stop_at_sample, stop_at_update, stop_at_epoch must be set (got stop_at_update, stop_at_epoch); "
+            "delete the others, e.g. ~stop_at_update on the command line",
         ),
         ({"stop_at_epoch": 0}, "stop_at_epoch: must be a positive integer (got 0)"),
     ],
@@ -188,12 +190,13 @@ def test_fixed_early_stopper_validate_callback_frequency(data, line):
         (
             {**TRAINER, "log_every_n_epochs": 1, "log_every_n_updates": 100},
             "<root>: at most one of log_every_n_epochs, log_every_n_updates, log_every_n_samples may be set "
-            "(got log_every_n_epochs, log_every_n_updates)",
+            "(got log_every_n_epochs, log_every_n_updates); delete the others, e.g. ~log_every_n_epochs on the command line",
         ),
         (
             {**TRAINER, "track_every_n_updates": 10, "track_every_n_samples": 640},
             "<root>: at most one of track_every_n_epochs, track_every_n_updates, track_every_n_samples may be set "
-            "(got track_every_n_updates, track_every_n_samples)",
+            "(got track_every_n_updates, track_every_n_samples); delete the others, e.g. ~track_every_n_updates on the "
+            "command line",
         ),
     ],
     ids=["log", "track"],
@@ -210,7 +213,8 @@ def test_trainer_validate_callback_frequency(data, line):
         ({**TRAINER, "max_epochs": None}, "<root>: exactly one of max_epochs, max_updates, max_samples must be set (got none)"),
         (
             {**TRAINER, "max_updates": 100},
-            "<root>: exactly one of max_epochs, max_updates, max_samples must be set (got max_epochs, max_updates)",
+            "<root>: exactly one of max_epochs, max_updates, max_samples must be set (got max_epochs, max_updates); "
+            "delete the others, e.g. ~max_epochs on the command line",
         ),
     ],
     ids=["none", "two"],
@@ -227,7 +231,8 @@ def test_trainer_exactly_one_end_of_training(data, line):
         ({}, "<root>: define exactly one of warmup_steps or warmup_percent (got warmup_steps=None, warmup_percent=None)"),
         (
             {"warmup_steps": 5, "warmup_percent": 0.1},
-            "<root>: define exactly one of warmup_steps or warmup_percent (got warmup_steps=5, warmup_percent=0.1)",
+            "<root>: define exactly one of warmup_steps or warmup_percent (got warmup_steps=5, warmup_percent=0.1); "
+            "delete the others, e.g. ~warmup_steps on the command line",
         ),
     ],
     ids=["neither", "both"],
@@ -274,7 +279,8 @@ def test_check_mutual_exclusion():
     assert_rejected(
         {"overhang_percent": 0.1, "overhang_steps": 3},
         ScheduleBaseConfig,
-        "<root>: only one of overhang_percent and overhang_steps may be set (got overhang_percent=0.1, overhang_steps=3)",
+        "<root>: only one of overhang_percent and overhang_steps may be set (got overhang_percent=0.1, overhang_steps=3); "
+        "delete the others, e.g. ~overhang_percent on the command line",
     )
 
 
@@ -574,7 +580,7 @@ def test_master_port_is_a_port_or_a_range(example, value, expected):
             {**CALLBACK, "every_n_epochs": 0, "every_n_updates": 100},
             [
                 "every_n_epochs: must be a positive integer (got 0)",
-                f"{EXACTLY_ONE_INTERVAL} (got every_n_epochs, every_n_updates)",
+                f"{EXACTLY_ONE_INTERVAL} (got every_n_epochs, every_n_updates); {DELETE_EVERY_N_EPOCHS}",
             ],
         ),
         (
@@ -588,16 +594,18 @@ def test_master_port_is_a_port_or_a_range(example, value, expected):
             },
             [
                 "<root>: at most one of log_every_n_epochs, log_every_n_updates, log_every_n_samples may be set "
-                "(got log_every_n_epochs, log_every_n_updates)",
+                "(got log_every_n_epochs, log_every_n_updates); delete the others, e.g. ~log_every_n_epochs on the command line",
                 "<root>: at most one of track_every_n_epochs, track_every_n_updates, track_every_n_samples may be set "
-                "(got track_every_n_epochs, track_every_n_samples)",
+                "(got track_every_n_epochs, track_every_n_samples); delete the others, e.g. ~track_every_n_epochs on the "
+                "command line",
             ],
         ),
         (
             ProgressScheduleConfig,
             {"overhang_percent": 0.1, "overhang_steps": 3, "start_step": 3, "end_percent": 0.5},
             [
-                "<root>: only one of overhang_percent and overhang_steps may be set (got overhang_percent=0.1, overhang_steps=3)",
+                "<root>: only one of overhang_percent and overhang_steps may be set "
+                "(got overhang_percent=0.1, overhang_steps=3); delete the others, e.g. ~overhang_percent on the command line",
                 f"{BOTH_STEPS} (got start_step=3, end_step=None)",
                 f"{BOTH_PERCENTS} (got start_percent=None, end_percent=0.5)",
             ],
