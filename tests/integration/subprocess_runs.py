@@ -41,6 +41,7 @@ def train(tmp_path: pathlib.Path, run_id: str, processes: int, *overrides: str, 
     config.write_text(CONFIG.format(output=tmp_path / "out", callbacks=callbacks))
     launcher = ["--nproc-per-node", str(processes)] if processes > 1 else []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]), "OMP_NUM_THREADS": "1",
+           "PYTHONFAULTHANDLER": "1",  # a crash in C++ (SIGABRT, SIGSEGV) shows every thread's Python stack
            **(environment or {})}
     return subprocess.run([sys.executable, "-m", "engine.cli", *launcher, str(config), f"run_id={run_id}", *overrides],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
