@@ -31,6 +31,7 @@ from noether.core.training import TrainingIteration, check_plan
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
+from engine.data.batching import build_pipeline
 from engine.distributed import (
     broadcast_from_main,
     gather_from_all,
@@ -130,9 +131,20 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
     trainer_class = resolved(config.trainer.kind, BaseTrainer, "trainer.kind")
     if TRAIN_DATASET_KEY not in config.datasets:
         issues.append(Issue("datasets", f"needs a '{TRAIN_DATASET_KEY}' dataset (got {sorted(config.datasets)})"))
+    pipelines = {}
+    for key, ds in config.datasets.items():
+        if ds.pipeline is not None:
+            try:
+                pipelines[key] = build_pipeline(ds.pipeline, path=f"datasets.{key}.pipeline")
+            except ConfigError as exc:
+                issues.extend(exc.issues)
     if issues:
         raise ConfigError(issues)
     datasets = {key: build_dataset(dataset_classes[key], ds, seed=config.seed) for key, ds in config.datasets.items()}
+    for key, dataset in datasets.items():
+        dataset.dataset_key = key
+        if key in pipelines:
+            dataset.pipeline = pipelines[key]
     model = model_class(config.model).to(device)
     for leaf in named_models(model).values():
         if getattr(leaf, "is_frozen", False):

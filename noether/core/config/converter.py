@@ -36,6 +36,7 @@ from noether.core.schemas.callbacks import (
 from noether.core.schemas.dataset import DatasetBaseConfig
 from noether.core.schemas.models import ModelBaseConfig
 from noether.core.schemas.optimizers import OptimizerConfig
+from noether.core.schemas.pipeline import PipelineConfig
 from noether.core.schemas.trackers import AnyTracker
 from noether.core.schemas.trainers import BaseTrainerConfig
 
@@ -45,7 +46,7 @@ ConfigClassFor = Callable[[str, type], "type | None"]
 _config_class_for: contextvars.ContextVar[ConfigClassFor | None] = contextvars.ContextVar(
     "config_class_for", default=None
 )
-_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig)
+_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig, PipelineConfig)
 
 
 # ---------------------------------------------------------------------------------------------- scalars

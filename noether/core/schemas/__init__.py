@@ -39,6 +39,7 @@ from noether.core.schemas.normalizers import (
     ShiftAndScaleNormalizerConfig,
 )
 from noether.core.schemas.optimizers import OptimizerConfig, ParamGroupModifierConfig
+from noether.core.schemas.pipeline import MultiStagePipelineConfig, PipelineConfig
 from noether.core.schemas.schedules import (
     AnyScheduleConfig,
     ConstantScheduleConfig,
@@ -94,11 +95,13 @@ __all__ = [
     "LinearIncreasingScheduleConfig",
     "LinearWarmupCosineDecayScheduleConfig",
     "MeanStdNormalizerConfig",
+    "MultiStagePipelineConfig",
     "MetricEarlyStopperConfig",
     "ModelBaseConfig",
     "OfflineLossCallbackConfig",
     "OnlineLossCallbackConfig",
     "OptimizerConfig",
+    "PipelineConfig",
     "ParamGroupModifierConfig",
     "PeriodicBoolScheduleConfig",
     "PeriodicDataIteratorCallbackConfig",
