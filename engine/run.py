@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pathlib
 import random
+import re
 import secrets
 import signal
 import sys
@@ -25,6 +26,8 @@ import torch
 from noether.core import config as core_config
 from noether.core.config import ConfigError, Issue
 from noether.core.config.kinds import declared_config_class, resolve_kind
+from noether.core.config.load import in_document_order
+from noether.core.config.yaml import compose_with_origins
 from noether.core.schemas import ConfigSchema
 from noether.core.training import TrainingIteration, check_plan
 
@@ -189,17 +192,38 @@ def run(
     Raises:
         ConfigError: everything wrong with the config that can be known before the first update.
     """
+    source = None
     if not isinstance(config, ConfigSchema):
+        source = config
         config = load_config(config, overrides)
     elif overrides:
         raise ValueError("overrides apply to YAML files; change a config object with attrs.evolve")
-    device = select_device(config)
-    joined_process_group = init_process_group(device)
     try:
-        return _run(config, device, allow_unsafe_resume)
-    finally:
-        if joined_process_group:
-            torch.distributed.destroy_process_group()
+        device = select_device(config)
+        joined_process_group = init_process_group(device)
+        try:
+            return _run(config, device, allow_unsafe_resume)
+        finally:
+            if joined_process_group:
+                torch.distributed.destroy_process_group()
+    except ConfigError as exc:
+        if source is None or all(issue.location for issue in exc.issues):
+            raise
+        raise with_locations(exc, source, overrides) from None
+
+
+def with_locations(error: ConfigError, path: str | os.PathLike, overrides: Sequence[str]) -> ConfigError:
+    """``error`` with the ``file:line:col`` of every issue found after loading (optimizer arguments, pipeline
+    stages, forward properties, ...): where its config path, or its closest written ancestor, was written."""
+    composed, _ = compose_with_origins(path, overrides)
+    return ConfigError(in_document_order([
+        issue if issue.location else Issue(issue.path, issue.message, composed.locate(config_path_steps(issue.path), True))
+        for issue in error.issues]))
+
+
+def config_path_steps(path: str) -> tuple[str | int, ...]:
+    """``datasets.train.pipeline.collators[0].items`` -> ``("datasets", "train", "pipeline", "collators", 0, "items")``."""
+    return tuple(int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path))
 
 
 def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) -> RunResult:
