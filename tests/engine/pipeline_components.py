@@ -69,6 +69,8 @@ class PointMlpConfig(ModelBaseConfig):
 
     dropout: float = 0.0
     """Dropout after the hidden layer (draws from torch's generator in the training process)."""
+    with_statistics: bool = False
+    """Return ``{"y": prediction, "abs_mean": mean |prediction|}`` instead of the prediction alone."""
 
 
 class PointMlp(engine.Model):
@@ -80,8 +82,9 @@ class PointMlp(engine.Model):
         super().__init__(config)
         self.net = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Dropout(config.dropout), nn.Linear(8, 1)).double()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        y = self.net(x)
+        return {"y": y, "abs_mean": y.abs().mean()} if self.config.with_statistics else y
 
 
 @attrs.frozen(kw_only=True)
@@ -97,7 +100,8 @@ class MaskedTrainer(engine.BaseTrainer):
 
     config_schema = MaskedTrainerConfig
 
-    def loss_compute(self, outputs: torch.Tensor, targets: dict[str, torch.Tensor]) -> engine.LossOutput:
+    def loss_compute(self, outputs: Any, targets: dict[str, torch.Tensor]) -> engine.LossOutput:
+        outputs = outputs["y"] if isinstance(outputs, dict) else outputs
         squared = (outputs - targets["y"]).square().squeeze(-1)
         if self.config.layout == "pad":
             mask = targets["mask"]
@@ -141,7 +145,7 @@ class NoisyPipeline(MultiStagePipeline):
 
 def pipeline_yaml(output_path: pathlib.Path, *, pipeline: str, layout: str = "pad", val_pipeline: str | None = None,
                   num_workers: int = 0, max_batch_size: int | None = None, dropout: float = 0.0,
-                  callbacks: str = "[]", extra: str = "") -> str:
+                  with_statistics: bool = False, callbacks: str = "[]", extra: str = "") -> str:
     """A training config (YAML text) on ``CloudDataset`` with the given pipeline (a YAML flow mapping)."""
     forward = "[x]"
     targets = "[y, mask]" if layout == "pad" else "[y]"
@@ -158,6 +162,7 @@ model:
   kind: {MODULE}.PointMlp
   name: mlp
   dropout: {dropout}
+  with_statistics: {str(with_statistics).lower()}
   optimizer_config: {{kind: torch.optim.AdamW, lr: 0.01, weight_decay: 0.1}}
 trainer:
   kind: {MODULE}.MaskedTrainer
@@ -169,3 +174,15 @@ trainer:
   target_properties: {targets}
   callbacks: {callbacks}
 {extra}"""
+
+
+RECORDED_OUTPUTS: list[float] = []
+"""``abs_mean`` of every micro-batch of the runs with an ``OutputsRecorder``."""
+
+
+class OutputsRecorder(engine.PeriodicCallback):
+    """Record the model's ``abs_mean`` output of every training micro-batch into ``RECORDED_OUTPUTS``."""
+
+    def track_after_accumulation_step(self, iteration: Any, batch: Any, losses: Any, outputs: Any,
+                                      items: Any = 1) -> None:
+        RECORDED_OUTPUTS.append(float(outputs["abs_mean"]))

@@ -101,3 +101,35 @@ def config_lines(tmp_path: pathlib.Path, pipeline: str) -> list[str]:
 )
 def test_bad_pipeline_configs(tmp_path, pipeline, lines):
     assert config_lines(tmp_path, pipeline) == [line.format(file=tmp_path / "bad.yaml") for line in lines]
+
+
+def test_noether_train_prints_a_sample_the_pipeline_cannot_batch_in_one_line(tmp_path, capsys, monkeypatch):
+    """Samples without the item a collator needs, loaded by two workers: one line naming the dataset, the stage,
+    the sample and the item, exit status 1."""
+    from engine.cli import train_main
+
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    pipeline = ("{kind: engine.data.pipeline.MultiStagePipeline, collators: [{kind: engine.data.pipeline.PadCollator, "
+                "items: [x, pressure]}]}")
+    path = tmp_path / "train.yaml"
+    path.write_text(pipeline_yaml(tmp_path / "out", pipeline=pipeline, num_workers=2))
+    assert train_main([str(path)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "noether-train: datasets.train.pipeline.collators[0] (PadCollator): sample 0 (dataset index ")
+    assert lines[0].endswith("), item 'pressure': missing (the sample has 'index', 'x', 'y')")
+
+
+@pytest.mark.parametrize(("pipeline", "layout"), [(PAD, "pad"), (CONCAT, "concat")], ids=["pad", "concat"])
+def test_additional_outputs_are_tracked_on_padded_and_concatenated_batches(tmp_path, pipeline, layout):
+    """The model's extra output of every micro-batch of the interval, averaged, as TrackAdditionalOutputs logs it."""
+    from pipeline_components import RECORDED_OUTPUTS
+
+    callbacks = ("[{name: TrackAdditionalOutputsCallback, keys: [abs_mean], every_n_updates: 3}, "
+                 f"{{kind: {MODULE}.OutputsRecorder, every_n_updates: 3}}]")
+    RECORDED_OUTPUTS.clear()
+    result = run(tmp_path, "tracked", pipeline=pipeline, layout=layout, with_statistics=True, max_batch_size=4,
+                 callbacks=callbacks)
+    assert len(RECORDED_OUTPUTS) == 12  # 6 updates of 2 micro-batches
+    last_interval = RECORDED_OUTPUTS[6:]
+    assert result.metrics["abs_mean/U3"] == pytest.approx(sum(last_interval) / 6, rel=1e-12)
