@@ -83,6 +83,10 @@ class KeyedIndices(list):
         return (KeyedIndices, (list(self), self.seed))
 
 
+_SPARE_NUMPY_GENERATORS: list[np.random.MT19937] = []
+"""Bit generators for :func:`random_state` to lend numpy's global functions (creating one costs about 200 µs)."""
+
+
 @contextlib.contextmanager
 def random_state(seed: int) -> Iterator[None]:
     """Run the body with Python's, numpy's and torch's (CPU) global generators seeded from ``seed``, and give
@@ -96,16 +100,21 @@ def random_state(seed: int) -> Iterator[None]:
     ...     torch.equal(first, torch.rand(2))
     True
     """
-    saved = random.getstate(), np.random.get_state(), torch.default_generator.get_state()
+    # numpy: swap the global bit generator for a seeded spare instead of copying its 2.5 kB state out and back
+    # (get_state + set_state cost about 200 µs, the swap about 4 µs)
+    saved = random.getstate(), np.random.get_bit_generator(), torch.default_generator.get_state()
+    spare = _SPARE_NUMPY_GENERATORS.pop() if _SPARE_NUMPY_GENERATORS else np.random.MT19937()
+    spare._legacy_seeding(seed % 2**32)  # what np.random.seed(seed) does to the global generator
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.set_bit_generator(spare)
     torch.default_generator.manual_seed(seed)
     try:
         yield
     finally:
         random.setstate(saved[0])
-        np.random.set_state(saved[1])
+        np.random.set_bit_generator(saved[1])
         torch.default_generator.set_state(saved[2])
+        _SPARE_NUMPY_GENERATORS.append(spare)
 
 
 class PipelineBatches(torch.utils.data.Dataset):
