@@ -230,13 +230,14 @@ class _Composer:
     origins: dict[Path, Origin] = attrs.field(factory=dict)
     file_overrides: dict[str, _Choice] = attrs.field(factory=dict)  # from ``override /group: option`` entries
     keys: dict[str, list[str]] = attrs.field(factory=dict)  # group -> override keys of its entries, in order
+    unmatched: list[Issue] = attrs.field(factory=list)  # overrides that match no entry (reported with the rest)
 
     def compose(self, primary: pathlib.Path) -> None:
         steps = self._expand(primary, "", "", is_primary=True)
         for choices, how in ((self.external, "override"), (self.file_overrides, "override"), (self.deleted, "delete")):
             for key, choice in choices.items():
                 if not choice.used:
-                    self.issues.append(Issue(key, self._unmatched(key, how), choice.where))
+                    self.unmatched.append(Issue(key, self._unmatched(key, how, choices is self.file_overrides), choice.where))
         if self.issues:
             return
         for file, content, package in steps:
@@ -246,11 +247,16 @@ class _Composer:
             else:
                 self._merge(content, package, Origin(file))
 
-    def _unmatched(self, key: str, how: str) -> str:
+    def _unmatched(self, key: str, how: str, from_file: bool) -> str:
         group = key.partition("@")[0]
-        known = self.keys.get(group, [])
+        known = sorted(set(self.keys.get(group, [])))
         listed = f"the defaults list has {', '.join(repr(k) for k in known)}" if known else f"no entry of group {group!r} is in the defaults list"
-        remedy = f"; to add one, use '+{key}=<option>' on the command line" if how == "override" and not known else ""
+        if how == "delete":
+            remedy = ""
+        elif from_file:
+            remedy = "; to add an entry instead, write it without 'override'"
+        else:
+            remedy = f"; to add an entry instead, use '+{key}=...'"
         return f"cannot {how} {key!r}: no entry with that group and package ({listed}){remedy}"
 
     def _choice(self, placed: _Placed, option: Any) -> Any:
@@ -284,10 +290,10 @@ class _Composer:
             return []
         content = dict(raw)
         defaults = _parse_defaults(content.pop("defaults", None), file, self.issues)
-        if is_primary:
-            defaults += self.added_groups
         if not any(entry.is_self for entry in defaults):
             defaults.append(_Default(None, None, is_self=True))
+        if is_primary:
+            defaults += self.added_groups  # after ``_self_``, as Hydra appends them
         for entry in defaults:
             if entry.is_override and entry.group is not None:
                 placed = _place(entry, base_dir, package)
@@ -685,7 +691,8 @@ def compose_with_origins(
     composer = _Composer(root_dir, external, added, deleted)
     composer.compose(file)
     if composer.issues:
-        raise ConfigError(composer.issues + issues)
+        raise ConfigError(composer.issues + composer.unmatched + issues)
+    issues = composer.unmatched + issues
     composed = Composed(composer.data, composer.origins)
     for override in dotted:
         problem = apply_override(composed, override, lambda at: bool(is_field and is_field(at, composed.data)))
