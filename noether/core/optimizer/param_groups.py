@@ -15,7 +15,12 @@ from collections.abc import Iterable
 import attrs
 
 from noether.core.config.errors import ConfigError, Issue, did_you_mean
-from noether.core.schemas.optimizers import LR_SCALE_MODIFIER, OptimizerConfig
+from noether.core.schemas.optimizers import (
+    LR_SCALE_MODIFIER,
+    WEIGHT_DECAY_MODIFIER,
+    OptimizerConfig,
+    weight_decay_schedule_conflict,
+)
 
 DEFAULT_GROUP = "default"
 """Name of the group of parameters that no rule and no modifier touched."""
@@ -44,7 +49,8 @@ class ParamGroupPlan:
 
 
 def format_group_value(value: float) -> str:
-    """Render a property value the way Noether names groups: ``0`` for zero, else one decimal in scientific notation.
+    """Render a property value the way Noether names groups: ``0`` for zero, else one decimal in scientific notation
+    with the exponent's ``+`` dropped (``2.0e00``, ``1.5e01``; negative exponents keep their sign).
 
     Args:
         value: The lr scale or weight decay.
@@ -53,9 +59,9 @@ def format_group_value(value: float) -> str:
         The text used in a group name.
 
     >>> format_group_value(0.0), format_group_value(0.25), format_group_value(0.05), format_group_value(1.0)
-    ('0', '2.5e-01', '5.0e-02', '1.0e+00')
+    ('0', '2.5e-01', '5.0e-02', '1.0e00')
     """
-    return "0" if value == 0.0 else f"{value:.1e}"
+    return "0" if value == 0.0 else f"{value:.1e}".replace("e+", "e")
 
 
 def _group_name(properties: dict[str, float]) -> str:
@@ -123,6 +129,8 @@ def plan_param_groups(
         by_name.setdefault(modifier.name, []).append(index)
     name_set = set(names)
     for index, modifier in enumerate(modifiers):
+        if config.weight_decay_schedule is not None and modifier.modifier_kind == WEIGHT_DECAY_MODIFIER and modifier.value:
+            issues.append(Issue(f"{modifiers_path}[{index}].value", weight_decay_schedule_conflict(modifier.name, f"{path}.weight_decay_schedule")))
         if modifier.name not in name_set:
             issues.append(
                 Issue(

@@ -67,7 +67,7 @@ def test_reference_example_groups_and_index_order():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.0, "0"), (0.25, "2.5e-01"), (0.1, "1.0e-01"), (0.05, "5.0e-02"), (1.0, "1.0e+00"), (2.0, "2.0e+00")],
+    [(0.0, "0"), (0.25, "2.5e-01"), (0.1, "1.0e-01"), (0.05, "5.0e-02"), (1.0, "1.0e00"), (2.0, "2.0e00"), (15.0, "1.5e01")],
 )
 def test_group_value_format(value, text):
     """Group names render 0 as ``0`` and other values with one decimal in scientific notation."""
@@ -188,6 +188,22 @@ def test_second_weight_decay_for_one_parameter_is_an_error():
     )
 
 
+def test_plan_rejects_a_non_zero_by_name_weight_decay_with_a_schedule():
+    """`plan_param_groups` itself (not only `load_config`) rejects a per-name weight decay that a schedule would override."""
+    config = with_modifiers(
+        weight_decay("cls_token", 0.1),
+        weight_decay("fc.weight", 0.0),
+        weight_decay_schedule=LinearDecreasingScheduleConfig(max_value=0.05, end_value=0.0),
+    )
+    with pytest.raises(ConfigError) as info:
+        plan_param_groups(EXAMPLE, config)
+    assert str(info.value) == (
+        "model.optimizer_config.param_group_modifiers_config[0].value: a non-zero weight decay for 'cls_token' "
+        "conflicts with model.optimizer_config.weight_decay_schedule, which sets the weight decay of every group not "
+        "excluded; use value: 0 to exclude the parameter, or remove the schedule"
+    )
+
+
 def test_duplicate_parameter_names_are_rejected():
     """Parameter names are unique in a model; a repeated name is a programming error."""
     with pytest.raises(ValueError, match="'a' more than once"):
@@ -221,17 +237,19 @@ def models(draw):
     names = draw(NAMES)
     params = [(name, draw(SHAPE)) for name in names]
     modifiers = []
+    schedule = draw(st.sampled_from([None, LinearDecreasingScheduleConfig(max_value=0.1)]))
     for name in draw(st.lists(st.sampled_from(names), max_size=4)):
         if draw(st.booleans()):
             modifiers.append(lr_scale(name, draw(st.sampled_from([0.0, 0.1, 0.5, 2.0]))))
         elif not any(m.name == name and m.value is not None for m in modifiers):
-            modifiers.append(weight_decay(name, draw(st.sampled_from([0.0, 0.01]))))
+            # with a weight-decay schedule only an explicit 0 is allowed
+            modifiers.append(weight_decay(name, draw(st.sampled_from([0.0] if schedule else [0.0, 0.01]))))
     config = OptimizerConfig(
         weight_decay=draw(st.sampled_from([0.0, 0.05])),
         param_group_modifiers_config=tuple(modifiers),
         exclude_bias_from_weight_decay=draw(st.booleans()),
         exclude_normalization_params_from_weight_decay=draw(st.booleans()),
-        weight_decay_schedule=draw(st.sampled_from([None, LinearDecreasingScheduleConfig(max_value=0.1)])),
+        weight_decay_schedule=schedule,
     )
     return params, config
 
