@@ -288,3 +288,25 @@ def test_plan_is_independent_of_parameter_order(model, random):
     position = {name: index for index, (name, _) in enumerate(shuffled)}
     assert [position[group.param_names[0]] for group in other] == sorted(position[g.param_names[0]] for g in other)
     assert all(list(g.param_names) == sorted(g.param_names, key=position.__getitem__) for g in other)
+
+
+def test_properties_of_a_modifier_of_your_own_merge_like_the_built_ins():
+    """`custom_properties` (what a user modifier's `get_properties` returned) scale and set like built-in modifiers;
+    without them, or with an unknown property, the modifier is a problem at its kind."""
+    custom = ParamGroupModifierConfig(kind="proj.LayerDecay", name="fc", scale=1.0)
+    config = with_modifiers(custom, lr_scale("fc.weight", 0.5))
+    plan = plan_param_groups(EXAMPLE, config, custom_properties={0: {"fc.weight": {"lr_scale": 0.5}, "fc.bias": {"weight_decay": 0.01}}})
+    assert [(group.name, group.param_names, group.weight_decay) for group in plan] == [
+        ("default", ("cls_token", "conv.weight"), 0.05),
+        ("weight_decay=0", ("scale", "conv.bias", "norm.weight", "norm.bias"), 0.0),
+        ("lr_scale=2.5e-01", ("fc.weight",), 0.05),
+        ("weight_decay=1.0e-02", ("fc.bias",), 0.01),
+    ]
+    with pytest.raises(ConfigError) as info:
+        plan_param_groups(EXAMPLE, with_modifiers(custom, custom), custom_properties={1: {"fc.weight": {"momentum": 0.9}}})
+    assert str(info.value).splitlines() == [
+        "model.optimizer_config.param_group_modifiers_config[0].kind: proj.LayerDecay is a modifier of your own: pass "
+        "what its get_properties returns as custom_properties (the engine does)",
+        "model.optimizer_config.param_group_modifiers_config[1].kind: proj.LayerDecay.get_properties returned "
+        "'momentum' for 'fc.weight'; only 'lr_scale' and 'weight_decay' are properties of a group",
+    ]

@@ -94,7 +94,8 @@ def test_modifier_with_a_wrong_kind_and_both_values_reports_both():
         structure(data, ParamGroupModifierConfig)
     assert str(excinfo.value).splitlines() == [
         "kind: must be one of 'noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier', "
-        "'noether.core.optimizer.param_group_modifiers.WeightDecayByNameModifier' (got "
+        "'noether.core.optimizer.param_group_modifiers.WeightDecayByNameModifier', or the class path of a modifier of "
+        "your own (got "
         "'noether.core.optimizer.param_group_modifiers.LrScaleModifier'); did you mean "
         "'noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier'?",
         "<root>: provide either scale or value, not both (got scale=0.5, value=0.1)",
