@@ -259,13 +259,14 @@ class _Composer:
             remedy = f"; to add an entry instead, use '+{key}=...'"
         return f"cannot {how} {key!r}: no entry with that group and package ({listed}){remedy}"
 
-    def _choice(self, placed: _Placed, option: Any) -> Any:
+    def _choice(self, placed: _Placed, option: Any, where: str | None) -> tuple[Any, str | None]:
+        """The option an entry gets and where it was chosen (command line, an ``override`` entry, the entry)."""
         for choices in (self.external, self.file_overrides):
             choice = choices.get(placed.key)
             if choice is not None:
                 choice.used = True
-                return choice.option
-        return option
+                return choice.option, choice.where
+        return option, where
 
     def _expand(self, file: pathlib.Path, base_dir: str, package: str, is_primary: bool = False) -> list:
         """The merge steps of one config and its defaults, in order: ``(file, content, package path)``.
@@ -316,14 +317,15 @@ class _Composer:
         if placed.key in self.deleted:
             self.deleted[placed.key].used = True
             return []
-        option = self._choice(placed, entry.option)
+        written = (_location(entry.origin, at_key=True) if entry.origin else None) or str(parent)
+        option, where = self._choice(placed, entry.option, written)
         if option is None:
             return []
         options = sorted(p.stem for p in (self.root_dir / placed.group).glob("*.yaml"))
         path = placed.key.replace("/", ".")
         if option == MISSING:
             self.issues.append(Issue(path, f"you must choose a {placed.group} config: add {placed.key}=<option> "
-                                           f"(available: {', '.join(options) or 'none'})", str(parent)))
+                                           f"(available: {', '.join(options) or 'none'})", where))
             return []
         steps = []
         for one in option if isinstance(option, list) else [option]:
@@ -332,7 +334,7 @@ class _Composer:
                 if entry.optional:
                     continue
                 available = ", ".join(options) or f"none: no {placed.group}/*.yaml next to the config, in {self.root_dir / placed.group}"
-                self.issues.append(Issue(path, f"no config {one!r} in group {placed.group!r} (available: {available}){did_you_mean(one, options)}", str(parent)))
+                self.issues.append(Issue(path, f"no config {one!r} in group {placed.group!r} (available: {available}){did_you_mean(one, options)}", where))
                 continue
             package = placed.package
             if package is None:

@@ -32,7 +32,7 @@ def test_tutorial_tree_requires_the_mandatory_model_group():
     with pytest.raises(ConfigError) as excinfo:
         load_config(TUTORIAL)
     assert error_lines(excinfo) == [
-        f"model: you must choose a model config: add model=<option> (available: transformer, upt)  [{TUTORIAL}]"
+        f"model: you must choose a model config: add model=<option> (available: transformer, upt)  [{TUTORIAL}:9:5]"
     ]
 
 
@@ -79,7 +79,8 @@ def test_unknown_group_option_lists_the_available_ones(tmp_path):
     with pytest.raises(ConfigError) as excinfo:
         load_config(TUTORIAL, ["model=upt", "optimizer=adam"])
     assert error_lines(excinfo) == [
-        f"optimizer: no config 'adam' in group 'optimizer' (available: adamw, sgd); did you mean 'adamw'?  [{TUTORIAL}]"
+        "optimizer: no config 'adam' in group 'optimizer' (available: adamw, sgd); did you mean 'adamw'?  "
+        "[override 2 'optimizer=adam']"
     ]
 
 
@@ -91,7 +92,7 @@ def test_a_group_without_files_says_where_it_looked(tmp_path):
         load_config(path)
     assert error_lines(excinfo) == [
         f"optimizer: no config 'adamw' in group 'optimizer' (available: none: no optimizer/*.yaml next to the "
-        f"config, in {tmp_path}/optimizer)  [{path}]"
+        f"config, in {tmp_path}/optimizer)  [{path}:2:5]"
     ]
 
 

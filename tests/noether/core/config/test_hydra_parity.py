@@ -96,3 +96,20 @@ def test_bad_packages_and_cycles_are_reported_all_at_once(tmp_path):
         f"{tmp_path}  [override 3 'trainer@x=a']",
         f"a: interpolation cycle: a -> b -> a  [{main}:5:4]",
     ]
+
+
+def test_a_wrong_option_is_located_where_it_was_chosen(tmp_path):
+    """An option that does not exist is reported at the `override` entry that chose it; a `???` at its entry."""
+    main = write(tmp_path, {
+        "train.yaml": "defaults:\n  - optimizer: adamw\n  - model: ???\n  - _self_\n",
+        "optimizer/adamw.yaml": "lr: 0.1\n",
+        "model/a.yaml": "x: 1\n",
+        "experiment/bad.yaml": "# @package _global_\ndefaults:\n  - override /optimizer: adamx\n",
+    })
+    with pytest.raises(ConfigError) as excinfo:
+        compose(main, ["+experiment=bad"])
+    assert str(excinfo.value).splitlines() == [
+        f"model: you must choose a model config: add model=<option> (available: a)  [{main}:3:5]",
+        f"optimizer: no config 'adamx' in group 'optimizer' (available: adamw); did you mean 'adamw'?  "
+        f"[{tmp_path}/experiment/bad.yaml:3:5]",
+    ]
