@@ -195,7 +195,8 @@ class _Placed:
     default_package: str
     """Where the group's content goes without a package (parent package + group)."""
     key: str
-    """The override key: ``group``, or ``group@package`` when the entry moves it (Hydra's ``get_override_key``)."""
+    """The override key (Hydra's): ``group`` when the content lands at the group's own path (or at the root),
+    else ``group@final.package`` (``/h: b`` in ``g/a.yaml`` is ``h@g.h``)."""
 
 
 def _place(entry: _Default, base_dir: str, parent_package: str) -> _Placed:
@@ -205,7 +206,8 @@ def _place(entry: _Default, base_dir: str, parent_package: str) -> _Placed:
     default_package = _join_package(parent_package, relative.replace("/", "."))
     package = _join_package(parent_package, entry.package) if entry.package else None
     final = default_package if package is None else package
-    key = group if final in (default_package, "") else f"{group}@{final}"
+    # Hydra compares with the group path itself, not with the default package under the parent's package.
+    key = group if final in (group.replace("/", "."), "") else f"{group}@{final}"
     return _Placed(group, package, default_package, key)
 
 
@@ -231,6 +233,8 @@ class _Composer:
     file_overrides: dict[str, _Choice] = attrs.field(factory=dict)  # from ``override /group: option`` entries
     keys: dict[str, list[str]] = attrs.field(factory=dict)  # group -> override keys of its entries, in order
     unmatched: list[Issue] = attrs.field(factory=list)  # overrides that match no entry (reported with the rest)
+    added_where: dict[int, str] = attrs.field(factory=dict)  # id of a +group entry -> its command-line override
+    key_where: dict[str, tuple[str, bool, Any]] = attrs.field(factory=dict)  # key -> (where, from the command line, option)
 
     def compose(self, primary: pathlib.Path) -> None:
         steps = self._expand(primary, "", "", is_primary=True)
@@ -313,11 +317,20 @@ class _Composer:
 
     def _expand_group(self, entry: _Default, base_dir: str, parent_package: str, parent: pathlib.Path) -> list:
         placed = _place(entry, base_dir, parent_package)
+        written = (_location(entry.origin, at_key=True) if entry.origin else None) or self.added_where.get(id(entry)) or str(parent)
+        if placed.key in self.keys.get(placed.group, []):
+            # Entries are expanded last to first: the one seen first is the later one (or the command line's '+').
+            later, from_command_line, option_text = self.key_where[placed.key]
+            how = (f"choose the option with '{placed.key}={option_text}' instead of '+'" if from_command_line
+                   else f"to change the option of the earlier one, write 'override {placed.key}: {option_text}'")
+            self.issues.append(Issue(placed.key.replace("/", "."), f"a second entry for {placed.key!r} in the defaults "
+                                     f"list (Hydra allows one per group and package); {how}", later))
+            return []
+        self.key_where[placed.key] = (written, entry.origin is None, entry.option)
         self.keys.setdefault(placed.group, []).append(placed.key)
         if placed.key in self.deleted:
             self.deleted[placed.key].used = True
             return []
-        written = (_location(entry.origin, at_key=True) if entry.origin else None) or str(parent)
         option, where = self._choice(placed, entry.option, written)
         if option is None:
             return []
@@ -673,7 +686,7 @@ def compose_with_origins(
         raise ConfigError([Issue("<root>", "config file not found", str(file))])
     parsed, issues = parse_overrides(overrides)
     root_dir = file.parent
-    external, added, deleted, dotted = {}, [], {}, []
+    external, added, deleted, dotted, added_where = {}, [], {}, [], {}
     for override in parsed:
         where = f"override {override.index + 1} '{override.text}'"
         key = override.key if override.package is None else f"{override.key}@{override.package}"
@@ -688,9 +701,10 @@ def compose_with_origins(
             deleted[key] = _Choice(None, where)
         elif override.prefix in ("+", "++"):
             added.append(_Default(override.key, override.value, override.package))
+            added_where[id(added[-1])] = where
         else:
             external[key] = _Choice(override.value, where)
-    composer = _Composer(root_dir, external, added, deleted)
+    composer = _Composer(root_dir, external, added, deleted, added_where=added_where)
     composer.compose(file)
     if composer.issues:
         raise ConfigError(composer.issues + composer.unmatched + issues)

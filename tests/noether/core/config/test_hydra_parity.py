@@ -62,14 +62,19 @@ def test_package_rules_of_nested_entries(tmp_path):
     assert compose(main, ["h@g.hh=b"]) == {"foo": {"v": 3}, "g": {"hh": {"v": 1}}}  # g/a's own hh.v merges last
     assert compose(main, ["+h=e"]) == {"foo": {"v": 3}, "g": {"hh": {"d": 1, "v": 1}}, "z": 1}
     assert compose(main, ["~h@g.hh"]) == {"foo": {"v": 3}, "g": {"hh": {"v": 1}}}
+    with pytest.raises(ConfigError) as excinfo:  # Hydra: "Could not override 'h'. Did you mean ... h@g.h, h@g.hh?"
+        compose(main, ["h=c"])
+    assert str(excinfo.value).splitlines() == [
+        "h: cannot override 'h': no entry with that group and package (the defaults list has 'h@g.h', 'h@g.hh'); "
+        "to add an entry instead, use '+h=...'  [override 1 'h=c']"]
 
 
 def test_appended_group_lands_after_self(tmp_path):
-    """`+group@pkg=option` is appended after `_self_` (also an implicit one) and the entry's package beats the header."""
+    """`+group@pkg=option` is appended after `_self_` (also an implicit one) and the entry's package beats the header
+    (`+g=b` would be a second entry of `g`, an error)."""
     main = write(tmp_path, {"main.yaml": "defaults:\n  - g: a\nx: 1\n", "g/a.yaml": "# @package _global_\nx: 2\n",
                             "g/b.yaml": "# @package _global_\nx: 3\n"})
     assert compose(main, ["+g@foo=b"]) == {"x": 1, "foo": {"x": 3}}
-    assert compose(main, ["+g=b"]) == {"x": 3}
 
 
 def test_bad_packages_and_cycles_are_reported_all_at_once(tmp_path):
@@ -113,3 +118,21 @@ def test_a_wrong_option_is_located_where_it_was_chosen(tmp_path):
         f"optimizer: no config 'adamx' in group 'optimizer' (available: adamw); did you mean 'adamw'?  "
         f"[{tmp_path}/experiment/bad.yaml:3:5]",
     ]
+
+
+def test_two_entries_for_one_group_and_package_are_an_error(tmp_path):
+    """As Hydra ("Multiple values for g"): a second entry of a group, in a file or appended with `+`, is an error
+    saying how to change the option instead; `+g@other=b` is a new package and fine."""
+    main = write(tmp_path, {"main.yaml": "defaults:\n  - g: a\n  - _self_\n", "two.yaml": "defaults:\n  - g: b\n  - g: a\n",
+                            "g/a.yaml": "x: 2\n", "g/b.yaml": "x: 3\n"})
+    with pytest.raises(ConfigError) as excinfo:
+        compose(main, ["+g=b"])
+    assert str(excinfo.value).splitlines() == [
+        "g: a second entry for 'g' in the defaults list (Hydra allows one per group and package); choose the option "
+        "with 'g=b' instead of '+'  [override 1 '+g=b']"]
+    with pytest.raises(ConfigError) as excinfo:
+        compose(tmp_path / "two.yaml")
+    assert str(excinfo.value).splitlines() == [
+        "g: a second entry for 'g' in the defaults list (Hydra allows one per group and package); to change the "
+        f"option of the earlier one, write 'override g: a'  [{tmp_path}/two.yaml:3:5]"]
+    assert compose(main, ["+g@other=b"]) == {"g": {"x": 2}, "other": {"x": 3}}
