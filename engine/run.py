@@ -31,6 +31,7 @@ from noether.core.config.yaml import compose_with_origins
 from noether.core.schemas import ConfigSchema
 from noether.core.training import TrainingIteration, check_plan
 
+from engine import environment
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
@@ -198,6 +199,8 @@ def run(
         config = load_config(config, overrides)
     elif overrides:
         raise ValueError("overrides apply to YAML files; change a config object with attrs.evolve")
+    config = environment.for_debug(config)  # debug: no tracker, outputs under <output_path>/debug
+    environment.configure_logging(config.debug)
     try:
         device = select_device(config)
         joined_process_group = init_process_group(device)
@@ -230,6 +233,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     resume_from = resume_request(config)  # (run id, stage, tag) of the checkpoint to continue, or None
     autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
     seed_everything(config.seed)
+    environment.set_cudnn_flags(config, device)
     datasets, model, trainer = build_components(config, device)
     if rank() > 0:  # the model starts equal on every rank (DDP broadcasts rank 0's); dropout and the like must not
         seed_everything(config.seed + rank())
@@ -260,6 +264,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         run_dir.mkdir(parents=True, exist_ok=True)
         config_yaml = core_config.to_yaml(config)
         (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        if config.store_code_in_output:
+            environment.store_code(run_dir, exclude=[pathlib.Path(config.output_path)])
         (run_dir / "param_groups.txt").write_text(
             "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
     tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id)

@@ -2,6 +2,7 @@
 ``noether.core.schemas``. Every class is a frozen, keyword-only attrs class; build them from YAML with
 ``noether.core.config.load_config``."""
 
+from noether.core.schemas._checks import Discriminator
 from noether.core.schemas.callbacks import (
     BestCheckpointCallbackConfig,
     BestMetricCallbackConfig,
@@ -72,6 +73,7 @@ __all__ = [
     "AnyNormalizer",
     "AnyScheduleConfig",
     "AnyTracker",
+    "Discriminator",
     "BaseTrainerConfig",
     "BestCheckpointCallbackConfig",
     "BestMetricCallbackConfig",
