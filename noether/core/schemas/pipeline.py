@@ -33,6 +33,20 @@ def _stage_specs(_instance: Any, attribute: Any, stages: Any) -> None:
                                f"(got {found})", f"{attribute.name}[{index}]")
 
 
+def _frozen_value(value: Any) -> Any:
+    """A stage argument with every list (at any depth) as a tuple, so the config stays immutable."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen_value(item) for item in value)
+    if isinstance(value, Mapping):
+        return {key: _frozen_value(item) for key, item in value.items()}
+    return value
+
+
+def _frozen_stages(stages: Any) -> Any:
+    """Field converter: the stage list as a tuple of stage mappings whose lists are tuples."""
+    return tuple(_frozen_value(stage) for stage in stages) if isinstance(stages, list | tuple) else stages
+
+
 @attrs.frozen(kw_only=True)
 class MultiStagePipelineConfig(PipelineConfig):
     """Noether's three-stage pipeline: sample processors per sample, collators into one batch, batch processors.
@@ -43,11 +57,11 @@ class MultiStagePipelineConfig(PipelineConfig):
 
     kind: str = "engine.data.pipeline.MultiStagePipeline"
     """The pipeline class path (Noether's ``noether.data.pipeline.MultiStagePipeline`` names the same class)."""
-    sample_processors: tuple[dict[str, Any], ...] = attrs.field(default=(), validator=_stage_specs)
+    sample_processors: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=_frozen_stages, validator=_stage_specs)
     """Applied to every sample in order, each returning a new sample dict (point sampling, renaming, ...)."""
-    collators: tuple[dict[str, Any], ...] = attrs.field(default=(), validator=_stage_specs)
+    collators: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=_frozen_stages, validator=_stage_specs)
     """Each turns the samples into part of the batch; their keys must not overlap. None: default collation."""
-    batch_processors: tuple[dict[str, Any], ...] = attrs.field(default=(), validator=_stage_specs)
+    batch_processors: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=_frozen_stages, validator=_stage_specs)
     """Applied to the collated batch in order, each returning a new batch dict."""
 
 
