@@ -7,7 +7,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 SCREENSHOT_STAMP := $(VENV)/.installed-screenshot
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test install docs bench screenshot clean
+.PHONY: demo demo-pointcloud test install docs bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/noether-train examples/poisson/train.yaml
+
+# The second example: variable-size point clouds batched by a pipeline (point sampling, padding with a mask).
+demo-pointcloud: $(STAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/noether-train examples/pointcloud/train.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

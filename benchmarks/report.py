@@ -41,6 +41,7 @@ ORDER = (
     "bench_checkpoint",
     "bench_engine_overhead",
     "bench_grad_accum",
+    "bench_pipeline",
     "bench_ddp",
 )
 """Section order; scripts not listed follow in alphabetical order."""
@@ -52,6 +53,7 @@ TITLES = {
     "bench_checkpoint": "Checkpoints",
     "bench_engine_overhead": "Engine overhead per update",
     "bench_grad_accum": "Gradient accumulation",
+    "bench_pipeline": "Data pipelines",
     "bench_ddp": "DDP on CPU",
 }
 """Section titles; other scripts get the first line of their docstring."""

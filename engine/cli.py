@@ -65,6 +65,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     if arguments.nproc_per_node is not None and "WORLD_SIZE" not in os.environ:
         return launch_torchrun(arguments)
     sys.path.insert(0, os.getcwd())  # components named by kind (my_project.model.Net) import from here
+    from engine.data.pipeline import PipelineError
     from engine.distributed import LaunchError
     from engine.run import run
 
@@ -76,6 +77,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, LaunchError) as exc:
         print(f"noether-train: {exc}", file=sys.stderr)
         return 2
+    except PipelineError as exc:  # a sample the dataset's pipeline cannot batch: one line, not a traceback
+        print(f"noether-train: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("noether-train: interrupted; no checkpoint was written for this point (set trainer.save_on_sigint: "
               "true to finish the update and save a resumable checkpoint on Ctrl-C)", file=sys.stderr)

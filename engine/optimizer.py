@@ -19,7 +19,7 @@ from noether.core.config.kinds import resolve_kind
 from noether.core.config.errors import ConfigError, Issue, did_you_mean
 from noether.core.optimizer import ParamGroupPlan, explain_param_groups, plan_param_groups
 from noether.core.schedules import make_schedule
-from noether.core.schemas.optimizers import OptimizerConfig
+from noether.core.schemas.optimizers import OptimizerConfig, is_custom_modifier
 
 __all__ = ["OptimizerWrapper"]
 
@@ -54,6 +54,41 @@ def _number_default(parameter: inspect.Parameter | None) -> float | None:
 def _broadcasts_to(state_shape: torch.Size, param_shape: torch.Size) -> bool:
     """Whether a state tensor of the parameter's rank fits it (equal sizes, or 1 for factored states)."""
     return all(size in (1, param_size) for size, param_size in zip(state_shape, param_shape, strict=True))
+
+
+class ParamGroupModifier:
+    """Base of a param-group modifier of your own (Noether's ``ParamGroupModifierBase``): name its class path as
+    the ``kind`` of an entry of ``param_group_modifiers_config``; it is built with that entry's config."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def get_properties(self, model: torch.nn.Module, name: str, param: torch.nn.Parameter) -> dict[str, float]:
+        """The group properties of one parameter: ``lr_scale`` (multiplies) and/or ``weight_decay``; ``{}``: none."""
+        return {}
+
+
+def custom_modifier_properties(model: torch.nn.Module, named: list[tuple[str, torch.nn.Parameter]],
+                               config: OptimizerConfig, path: str, issues: list[Issue]) -> dict[int, dict[str, dict[str, float]] | None]:
+    """Ask each modifier of the user's for the properties of every parameter (problems go to ``issues``).
+
+    Returns:
+        Modifier index -> parameter name -> its non-empty properties, for ``plan_param_groups`` (``None`` for a
+        modifier whose class could not be built).
+    """
+    found: dict[int, dict[str, dict[str, float]] | None] = {}
+    for index, modifier_config in enumerate(config.param_group_modifiers_config or ()):
+        if not is_custom_modifier(modifier_config.kind):
+            continue
+        where = f"{path}.param_group_modifiers_config[{index}].kind"
+        try:
+            modifier = resolve_kind(modifier_config.kind, ParamGroupModifier, path=where)(modifier_config)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            found[index] = None  # reported already, not "matched nothing" as well
+            continue
+        found[index] = {name: dict(props) for name, param in named if (props := modifier.get_properties(model, name, param))}
+    return found
 
 
 class OptimizerWrapper:
@@ -135,9 +170,10 @@ class OptimizerWrapper:
             # "Not set" means the optimizer's own default, which torch would broadcast into every group.
             plan_config = attrs.evolve(config, weight_decay=_number_default(accepted.get("weight_decay")) or 0.0)
         named = list(model.named_parameters())
+        custom = custom_modifier_properties(model, named, config, path, issues)
         try:
             self.plan: tuple[ParamGroupPlan, ...] = plan_param_groups(
-                ((name, tuple(param.shape)) for name, param in named), plan_config, path=path
+                ((name, tuple(param.shape)) for name, param in named), plan_config, path=path, custom_properties=custom
             )
         except ConfigError as exc:
             issues.extend(exc.issues)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pathlib
 import random
+import re
 import secrets
 import signal
 import sys
@@ -25,12 +26,16 @@ import torch
 from noether.core import config as core_config
 from noether.core.config import ConfigError, Issue
 from noether.core.config.kinds import declared_config_class, resolve_kind
+from noether.core.config.load import in_document_order
+from noether.core.config.yaml import compose_with_origins
 from noether.core.schemas import ConfigSchema
 from noether.core.training import TrainingIteration, check_plan
 
+from engine import environment
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
+from engine.data.batching import build_pipeline
 from engine.distributed import (
     broadcast_from_main,
     gather_from_all,
@@ -130,9 +135,20 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
     trainer_class = resolved(config.trainer.kind, BaseTrainer, "trainer.kind")
     if TRAIN_DATASET_KEY not in config.datasets:
         issues.append(Issue("datasets", f"needs a '{TRAIN_DATASET_KEY}' dataset (got {sorted(config.datasets)})"))
+    pipelines = {}
+    for key, ds in config.datasets.items():
+        if ds.pipeline is not None:
+            try:
+                pipelines[key] = build_pipeline(ds.pipeline, path=f"datasets.{key}.pipeline")
+            except ConfigError as exc:
+                issues.extend(exc.issues)
     if issues:
         raise ConfigError(issues)
     datasets = {key: build_dataset(dataset_classes[key], ds, seed=config.seed) for key, ds in config.datasets.items()}
+    for key, dataset in datasets.items():
+        dataset.dataset_key = key
+        if key in pipelines:
+            dataset.pipeline = pipelines[key]
     model = model_class(config.model).to(device)
     for leaf in named_models(model).values():
         if getattr(leaf, "is_frozen", False):
@@ -177,23 +193,47 @@ def run(
     Raises:
         ConfigError: everything wrong with the config that can be known before the first update.
     """
+    source = None
     if not isinstance(config, ConfigSchema):
+        source = config
         config = load_config(config, overrides)
     elif overrides:
         raise ValueError("overrides apply to YAML files; change a config object with attrs.evolve")
-    device = select_device(config)
-    joined_process_group = init_process_group(device)
+    config = environment.for_debug(config)  # debug: no tracker, outputs under <output_path>/debug
+    environment.configure_logging(config.debug)
     try:
-        return _run(config, device, allow_unsafe_resume)
-    finally:
-        if joined_process_group:
-            torch.distributed.destroy_process_group()
+        device = select_device(config)
+        joined_process_group = init_process_group(device)
+        try:
+            return _run(config, device, allow_unsafe_resume)
+        finally:
+            if joined_process_group:
+                torch.distributed.destroy_process_group()
+    except ConfigError as exc:
+        if source is None or all(issue.location for issue in exc.issues):
+            raise
+        raise with_locations(exc, source, overrides) from None
+
+
+def with_locations(error: ConfigError, path: str | os.PathLike, overrides: Sequence[str]) -> ConfigError:
+    """``error`` with the ``file:line:col`` of every issue found after loading (optimizer arguments, pipeline
+    stages, forward properties, ...): where its config path, or its closest written ancestor, was written."""
+    composed, _ = compose_with_origins(path, overrides)
+    return ConfigError(in_document_order([
+        issue if issue.location else Issue(issue.path, issue.message, composed.locate(config_path_steps(issue.path), True))
+        for issue in error.issues]))
+
+
+def config_path_steps(path: str) -> tuple[str | int, ...]:
+    """``datasets.train.pipeline.collators[0].items`` -> ``("datasets", "train", "pipeline", "collators", 0, "items")``."""
+    return tuple(int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path))
 
 
 def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) -> RunResult:
     resume_from = resume_request(config)  # (run id, stage, tag) of the checkpoint to continue, or None
     autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
     seed_everything(config.seed)
+    environment.set_cudnn_flags(config, device)
     datasets, model, trainer = build_components(config, device)
     if rank() > 0:  # the model starts equal on every rank (DDP broadcasts rank 0's); dropout and the like must not
         seed_everything(config.seed + rank())
@@ -224,6 +264,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         run_dir.mkdir(parents=True, exist_ok=True)
         config_yaml = core_config.to_yaml(config)
         (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        if config.store_code_in_output:
+            environment.store_code(run_dir, exclude=[pathlib.Path(config.output_path)])
         (run_dir / "param_groups.txt").write_text(
             "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
     tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id)

@@ -60,6 +60,10 @@ class Dataset(torch.utils.data.Dataset):
     one call per property and nothing else. Subclasses that override ``__init__`` must call
     ``super().__init__(config)``.
 
+    The engine sets two attributes on the datasets it builds (on the outermost wrapper): ``pipeline``, the
+    pipeline built from ``config.pipeline`` that every loader of the dataset batches with (absent: samples
+    are stacked by :func:`engine.data.collate`), and ``dataset_key``, the dataset's key in ``datasets``.
+
     Args:
         config: The dataset's config; ``included_properties`` / ``excluded_properties`` select the properties,
             ``dataset_normalizers`` normalizes them. ``dataset_wrappers`` are applied by

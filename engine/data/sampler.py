@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from engine.data.batching import EvalBatchSampler, KeyedIndices, PipelineBatches, batch_as_is
 from engine.data.collate import collate
 from engine.data.dataset import Dataset
 
@@ -197,10 +198,26 @@ class UpdateBatchSampler(Sampler[list[int]]):
             start += size
         return micro_batches
 
+    def micro_batch_seed(self, update: int, micro_batch: int) -> int:
+        """The seed of the random state in which micro-batch ``micro_batch`` of update ``update`` is collated:
+        ``mix_seed("pipeline", seed, epoch, position in the epoch, rank)``.
+
+        Args:
+            update: The update.
+            micro_batch: The micro-batch's index within the update.
+
+        Returns:
+            The seed (the same for any number of workers and after any resume).
+        """
+        epoch, position = divmod(update, self.updates_per_epoch)
+        return mix_seed("pipeline", self.seed, epoch, position * len(self.micro_batch_sizes) + micro_batch, self.rank)
+
     def __iter__(self) -> Iterator[list[int]]:
-        """Yield this rank's micro-batches of every update in ``[start_update, end_update)``, in order."""
+        """Yield this rank's micro-batches of every update in ``[start_update, end_update)``, in order, each as
+        :class:`~engine.data.batching.KeyedIndices` carrying its :meth:`micro_batch_seed`."""
         for update in range(self.start_update, self.end_update):
-            yield from self.update_indices(update)
+            for index, indices in enumerate(self.update_indices(update)):
+                yield KeyedIndices(indices, self.micro_batch_seed(update, index))
 
     def __len__(self) -> int:
         """The number of micro-batches yielded: ``(end_update - start_update) * len(micro_batch_sizes)``."""
@@ -244,7 +261,8 @@ def make_train_loader(
     seed: int = 0,
     pin_memory: bool = False,
 ) -> DataLoader:
-    """A DataLoader that yields the sampler's micro-batches, collated by :func:`engine.data.collate`.
+    """A DataLoader that yields the sampler's micro-batches, batched by the dataset's ``pipeline`` (see
+    :mod:`engine.data.batching`) or, without one, by :func:`engine.data.collate`.
 
     Workers (``num_workers > 0``) are persistent and seeded with :func:`seed_worker` from
     ``(seed, sampler.rank, worker id)``; the loader's own ``torch.Generator`` is seeded with ``seed``. The
@@ -261,10 +279,11 @@ def make_train_loader(
     Returns:
         The DataLoader; ``len(loader) == len(sampler)``.
     """
+    pipeline = getattr(dataset, "pipeline", None)
     return DataLoader(
-        dataset,
+        PipelineBatches(dataset, pipeline, pipeline_path(dataset)) if pipeline is not None else dataset,
         batch_sampler=sampler,
-        collate_fn=collate,
+        collate_fn=batch_as_is if pipeline is not None else collate,
         num_workers=num_workers,
         pin_memory=pin_memory,
         worker_init_fn=functools.partial(seed_worker, seed, sampler.rank) if num_workers > 0 else None,
@@ -296,10 +315,21 @@ def eval_indices(dataset_length: int, rank: int = 0, world_size: int = 1) -> ran
     return range(rank, dataset_length, world_size)
 
 
+def pipeline_path(dataset: Any) -> str:
+    """Where a dataset's pipeline is configured, for errors: ``datasets.<key>.pipeline`` (``pipeline`` when the
+    dataset does not know its key)."""
+    key = getattr(dataset, "dataset_key", None)
+    return f"datasets.{key}.pipeline" if key is not None else "pipeline"
+
+
 def make_eval_loader(
-    dataset: Any, batch_size: int, *, num_workers: int = 0, rank: int = 0, world_size: int = 1
+    dataset: Any, batch_size: int, *, num_workers: int = 0, rank: int = 0, world_size: int = 1, seed: int = 0
 ) -> DataLoader:
     """A sequential DataLoader over this rank's share of ``dataset``, the last batch kept even when short.
+
+    Batches are built by the dataset's ``pipeline`` when it has one, each in a random state that depends on
+    (``seed``, batch position, rank) only: every evaluation sees the same random draws (e.g. the same sampled
+    points), whatever the number of workers.
 
     With ``world_size > 1`` rank ``r`` takes the indices ``i`` with ``i % world_size == r`` (see
     :func:`eval_indices` for restoring dataset order after gathering). Workers are persistent, so a loader that
@@ -311,6 +341,7 @@ def make_eval_loader(
         num_workers: Worker processes (0: load in the main process).
         rank: This process's rank.
         world_size: The number of processes.
+        seed: The seed of the pipeline's random states.
 
     Returns:
         The DataLoader.
@@ -325,6 +356,16 @@ def make_eval_loader(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
     indices = eval_indices(len(dataset), rank, world_size)
+    pipeline = getattr(dataset, "pipeline", None)
+    if pipeline is not None:
+        return DataLoader(
+            PipelineBatches(dataset, pipeline, pipeline_path(dataset)),
+            batch_sampler=EvalBatchSampler(indices, batch_size, seed=seed, rank=rank),
+            collate_fn=batch_as_is,
+            num_workers=num_workers,
+            persistent_workers=num_workers > 0,
+            generator=torch.Generator().manual_seed(0),
+        )
     # engine datasets (and wrappers) yield dicts, collated by ours; anything else keeps torch's default.
     sample_collate = collate if isinstance(dataset, Dataset) else None
     return DataLoader(

@@ -183,7 +183,8 @@ def test_cli_reports_a_problem_found_after_loading(tmp_path, capsys, keep_sys_pa
     assert train_main([str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"{path}: 1 problem",
-        "trainer.effective_batch_size: must not exceed the length of the train dataset, 24 samples (got 30)",
+        f"trainer.effective_batch_size: must not exceed the length of the train dataset, 24 samples (got 30)  "
+        f"[{path}:17:3]",
     ]
 
 

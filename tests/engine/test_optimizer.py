@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.lion import Lion
-from engine.optimizer import OptimizerWrapper
+from engine.optimizer import OptimizerWrapper, ParamGroupModifier
 from noether.core.config import ConfigError
 from noether.core.schemas.optimizers import (
     LR_SCALE_MODIFIER,
@@ -416,3 +416,39 @@ def test_custom_optimizer_with_kwargs_accepts_anything(monkeypatch):
     config = OptimizerConfig(kind="torch.optim.Custom", lr=0.1, optimizer_kwargs={"anything": 1})
     wrapper = OptimizerWrapper(Example(), config)
     assert wrapper.optimizer.extra == {"anything": 1, "weight_decay": 0.0}
+
+
+class ConvLrDecay(ParamGroupModifier):
+    """A modifier of a user's, as in Noether: the conv's parameters train at `scale` times the learning rate."""
+
+    def get_properties(self, model, name, param):
+        return {"lr_scale": self.config.scale} if name.startswith("conv.") else {}
+
+
+class NothingModifier(ParamGroupModifier):
+    """Matches no parameter."""
+
+
+def test_a_modifier_of_your_own_is_a_class_path_of_the_modifier_base():
+    """Any class path of a `ParamGroupModifier` subclass is a modifier kind; its properties merge like the built-ins'."""
+    custom = ParamGroupModifierConfig(kind=f"{__name__}.ConvLrDecay", name="conv", scale=0.5)
+    wrapper = OptimizerWrapper(Example(), adamw(param_group_modifiers_config=(custom, lr_scale("conv.weight", 0.5))))
+    assert [(group.name, group.param_names) for group in wrapper.plan] == [
+        ("default", ("cls_token", "fc.weight")),
+        ("weight_decay=0", ("scale", "norm.weight", "norm.bias", "fc.bias")),
+        ("lr_scale=2.5e-01", ("conv.weight",)),
+        ("weight_decay=0&lr_scale=5.0e-01", ("conv.bias",)),
+    ]
+    assert wrapper.plan[2].reasons == (f"modifier #0 ({__name__}.ConvLrDecay), modifier #1 (name 'conv.weight')",)
+
+
+def test_modifiers_of_your_own_that_fail_are_reported_at_their_kind():
+    """A class that is no `ParamGroupModifier` and one that matches nothing: one line each, at once."""
+    configs = (ParamGroupModifierConfig(kind="collections.OrderedDict", name="x", scale=1.0),
+               ParamGroupModifierConfig(kind=f"{__name__}.NothingModifier", name="x", scale=1.0))
+    assert config_error(Example(), adamw(param_group_modifiers_config=configs)).splitlines() == [
+        "model.optimizer_config.param_group_modifiers_config[0].kind: 'collections.OrderedDict' is not a subclass of "
+        "engine.optimizer.ParamGroupModifier",
+        f"model.optimizer_config.param_group_modifiers_config[1].kind: {__name__}.NothingModifier returned properties "
+        "for no parameter (its get_properties gave an empty dict for every one)",
+    ]

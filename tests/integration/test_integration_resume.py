@@ -115,7 +115,8 @@ def test_unsafe_change_on_resume_is_refused(tmp_path: pathlib.Path) -> None:
     assert refused.stderr.splitlines()[-1] == (
         "model.optimizer_config.kind: differs from the run being resumed ('torch.optim.AdamW' -> 'torch.optim.SGD'); "
         "the stored weights or optimizer state may not fit: resume with --allow-unsafe-resume "
-        "(engine.run(..., allow_unsafe_resume=True)) to accept it")
+        "(engine.run(..., allow_unsafe_resume=True)) to accept it  [override 3 "
+        "'model.optimizer_config.kind=torch.optim.SGD']")
     accepted = train(tmp_path, "again", 1, "resume_run_id=source", "trainer.max_epochs=3")
     assert accepted.returncode == 0, accepted.stderr
     assert "schedule-changing changes:\n  trainer.max_epochs: 2 -> 3" in accepted.stdout

@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, "")
     try:
         config = load_config(args.config, args.overrides,
-                             config_class_for=None if args.no_import else declared_config_class)
+                             config_class_for=None if args.no_import else declared_config_class,
+                             import_schema=not args.no_import)
     except ConfigError as exc:
         count = len(exc.issues)
         print(f"{args.config}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)

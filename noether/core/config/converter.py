@@ -36,6 +36,7 @@ from noether.core.schemas.callbacks import (
 from noether.core.schemas.dataset import DatasetBaseConfig
 from noether.core.schemas.models import ModelBaseConfig
 from noether.core.schemas.optimizers import OptimizerConfig
+from noether.core.schemas.pipeline import PipelineConfig
 from noether.core.schemas.trackers import AnyTracker
 from noether.core.schemas.trainers import BaseTrainerConfig
 
@@ -45,7 +46,10 @@ ConfigClassFor = Callable[[str, type], "type | None"]
 _config_class_for: contextvars.ContextVar[ConfigClassFor | None] = contextvars.ContextVar(
     "config_class_for", default=None
 )
-_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig)
+_lenient_components: contextvars.ContextVar[bool] = contextvars.ContextVar("lenient_components", default=False)
+"""Whether user component sections are checked only for the keys their base class knows (the user's schema
+class, which may narrow them, was not imported)."""
+_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig, PipelineConfig)
 
 
 # ---------------------------------------------------------------------------------------------- scalars
@@ -224,11 +228,11 @@ def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
 
-def _kind_literal(cls: type) -> tuple[str, ...]:
-    """The ``kind`` values a tagged config class accepts (its ``Literal`` annotation)."""
+def _kind_literal(cls: type, tag: str = "kind") -> tuple[str, ...]:
+    """The ``kind`` (or other ``tag``) values a tagged config class accepts (its ``Literal`` annotation)."""
     if not attrs.has(cls):
         return ()
-    field = attrs.fields_dict(attrs.resolve_types(cls)).get("kind")
+    field = attrs.fields_dict(attrs.resolve_types(cls)).get(tag)
     if field is None or not _is_literal(field.type):
         return ()
     return tuple(v for v in typing.get_args(field.type) if v is not None)
@@ -243,6 +247,8 @@ def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
             inner = _structure_callback
         elif tagged and len(tagged) == len(members):
             inner = _tagged_union(members)
+        elif len(members) > 1 and all(_kind_literal(m, "name") for m in members):
+            inner = _tagged_union(members, "name")  # e.g. a user's union of callback configs
         elif len(tagged) > 1:
             # e.g. ``tuple[AnyNormalizer, ...] | AnyNormalizer``: a mapping is one of the tagged classes.
             inner = _mapping_or_other(_tagged_union(tagged), _by_runtime_type(converter, [m for m in members if m not in tagged]))
@@ -274,21 +280,53 @@ def _is_disabled(value: Any) -> bool:
     return (isinstance(value, str) and value.lower() == "disabled") or (isinstance(value, Mapping) and not value)
 
 
-def _tagged_union(members: list[type]) -> Callable[[Any], Any]:
-    by_kind = {kind: cls for cls in members for kind in _kind_literal(cls)}
+def _tagged_union(members: list[type], tag: str = "kind") -> Callable[[Any], Any]:
+    by_tag = {value: cls for cls in members for value in _kind_literal(cls, tag)}
     hooks: dict[type, Callable] = {}
 
     def structure(value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise FieldProblem(f"expected a mapping with a kind (got {_describe(value)})")
-        kind = value.get("kind")
-        if kind is None:
-            raise FieldProblem(f"missing kind; expected one of: {', '.join(by_kind)}")
-        cls = by_kind.get(kind) if isinstance(kind, str) else None
+            raise FieldProblem(f"expected a mapping with a {tag} (got {_describe(value)})")
+        found = value.get(tag)
+        cls = by_tag.get(found) if isinstance(found, str) else None
+        if found is None and tag == "name" and isinstance(value.get("kind"), str):
+            # a built-in callback may be named by Noether's kind string alone
+            builtin = builtin_callback_for_kind(value["kind"])
+            cls = builtin if builtin in members else None
+        if cls is None and found is None:
+            raise FieldProblem(f"missing {tag}; expected one of: {', '.join(by_tag)}")
         if cls is None:
-            raise _KindProblem(f"unknown kind {kind!r} (expected one of: {', '.join(by_kind)}){did_you_mean(kind, by_kind)}")
+            raise _KindProblem(f"unknown {tag} {found!r} (expected one of: {', '.join(by_tag)}){did_you_mean(found, by_tag)}", tag)
         hook = hooks.get(cls) or hooks.setdefault(cls, CONVERTER.get_structure_hook(cls))
         return hook(value, cls)
+
+    return structure
+
+
+def _is_discriminated(tp: Any) -> bool:
+    """``Annotated[A | B, Discriminator("name")]`` (or other metadata with a ``discriminator`` attribute, such as
+    pydantic's ``Field(discriminator="name")``)."""
+    return typing.get_origin(tp) is typing.Annotated and _discriminator(tp) is not None
+
+
+def _discriminator(tp: Any) -> str | None:
+    for meta in tp.__metadata__:
+        tag = getattr(meta, "discriminator", None)
+        if isinstance(tag, str):
+            return tag
+    return None
+
+
+def _discriminated_hook(tp: Any) -> Callable[[Any, type], Any]:
+    union = typing.get_args(tp)[0]
+    members = [m for m in typing.get_args(union) if m is not type(None)] or [union]
+    optional = type(None) in typing.get_args(union)
+    inner = _tagged_union(members, _discriminator(tp))
+
+    def structure(value: Any, _: type) -> Any:
+        if value is None and optional:
+            return None
+        return inner(value)
 
     return structure
 
@@ -406,6 +444,10 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
         names = {field.name for field in fields}
         takes_extras = issubclass(cls, OptimizerConfig)
         user_component = issubclass(cls, _USER_COMPONENT_BASES)
+        aliases = DATASET_KEY_ALIASES if issubclass(cls, DatasetBaseConfig) else {}
+        known_keys = {field.alias or field.name for field in fields}
+        if "__attrs_attrs__" not in cls.__dict__:
+            return _undecorated_subclass(cls)
         fast = _fast.structure_fn(cls)
 
         def structure(value: Any, _: type) -> Any:
@@ -416,6 +458,10 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
                     pass
             if type(value) is not dict and not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
+            if aliases and any(alias in value for alias in aliases):
+                value = _rename_aliases(value, aliases)
+            if user_component and _lenient_components.get():
+                value = {key: item for key, item in value.items() if key in known_keys}
             if user_component:
                 try:
                     narrowed = _declared_config_class(value, cls)
@@ -435,6 +481,34 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
     return factory
 
 
+DATASET_KEY_ALIASES = {"normalizers": "dataset_normalizers", "wrappers": "dataset_wrappers"}
+"""Noether's alternative keys of dataset config fields (pydantic aliases there): alias -> field name."""
+
+
+def _rename_aliases(value: Mapping, aliases: Mapping[str, str]) -> dict:
+    """The mapping with each alias key renamed to its field; giving both spellings is a problem at the alias."""
+    renamed = dict(value)
+    for alias, name in aliases.items():
+        if alias in renamed:
+            if name in renamed:
+                raise InvalidFields(DatasetBaseConfig, [FieldProblem(
+                    f"is Noether's other name for {name}, which is also given; keep one of the two", alias)])
+            renamed[name] = renamed.pop(alias)
+    return renamed
+
+
+def _undecorated_subclass(cls: type) -> Callable[[Any, type], Any]:
+    """A subclass of a config class without its own ``@attrs.frozen``: its fields would be ignored, so it is an
+    error wherever it is used, saying how to declare it."""
+    base = next(b for b in cls.__mro__[1:] if "__attrs_attrs__" in b.__dict__)
+
+    def structure(value: Any, _: type) -> Any:
+        raise FieldProblem(f"{cls.__module__}.{cls.__qualname__} subclasses {base.__name__} but is not an attrs class "
+                           "itself, so its fields would be ignored: decorate it with @attrs.frozen(kw_only=True)")
+
+    return structure
+
+
 def _declared_config_class(value: Mapping, cls: type) -> type:
     """The subclass of ``cls`` that the component named by ``kind`` declares, via the load hook."""
     hook = _config_class_for.get()
@@ -442,8 +516,8 @@ def _declared_config_class(value: Mapping, cls: type) -> type:
     if hook is None or not isinstance(kind, str):
         return cls
     declared = hook(kind, cls)
-    if declared is None or declared is cls:
-        return cls
+    if declared is None or declared is cls or (isinstance(declared, type) and issubclass(cls, declared)):
+        return cls  # the section is already narrowed as far (e.g. by config_schema_kind): an inherited base is no veto
     if not (isinstance(declared, type) and attrs.has(declared) and issubclass(declared, cls)):
         raise FieldProblem(f"{kind} declares config_schema {declared!r}, which is not an attrs subclass of {cls.__name__}", "kind")
     return declared
@@ -557,6 +631,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(_is_frozenset, _make_sequence_hook(converter, frozenset))
     converter.register_structure_hook_factory(_is_dict, _make_dict_hook(converter))
     converter.register_structure_hook_factory(_is_union, _union_hook(converter))
+    converter.register_structure_hook_factory(_is_discriminated, _discriminated_hook)
     converter.register_structure_hook_factory(attrs.has, _attrs_hook(converter))
     converter.register_unstructure_hook_factory(attrs.has, _unstructure_attrs(converter))
     converter.register_unstructure_hook(tuple, lambda t: [converter.unstructure(x) for x in t])
@@ -574,7 +649,8 @@ Locate = Callable[[tuple[PathKey, ...], bool], "str | None"]
 """``(path, at_key) -> "file:line:col"``: where a path's key (or value) was written, for error lines."""
 
 
-def structure(data: Any, cls: type, *, config_class_for: ConfigClassFor | None = None, locate: Locate | None = None) -> Any:
+def structure(data: Any, cls: type, *, config_class_for: ConfigClassFor | None = None, locate: Locate | None = None,
+              lenient_components: bool = False) -> Any:
     """Turn plain data (as parsed from YAML) into a validated config object.
 
     Args:
@@ -583,6 +659,8 @@ def structure(data: Any, cls: type, *, config_class_for: ConfigClassFor | None =
         config_class_for: Optional hook ``(kind, base) -> type`` returning the config class a user component
             declares for itself (a subclass of ``base``), or ``None``.
         locate: Optional function giving the source location of a path, used in error lines.
+        lenient_components: Check model, trainer, dataset and callback configs only for the keys their base
+            classes know (other keys may be fields of a user schema that was not imported); they are dropped.
 
     Returns:
         An instance of ``cls``.
@@ -599,11 +677,13 @@ def structure(data: Any, cls: type, *, config_class_for: ConfigClassFor | None =
     noether.core.config.errors.ConfigError: value: expected a number (got str 'high')
     """
     token = _config_class_for.set(config_class_for)
+    lenient_token = _lenient_components.set(lenient_components)
     try:
         return CONVERTER.structure(data, cls)
     except Exception as exc:  # noqa: BLE001 - every failure becomes ConfigError issues
         raise ConfigError(issues_from_exception(exc, locate=locate)) from None
     finally:
+        _lenient_components.reset(lenient_token)
         _config_class_for.reset(token)
 
 

@@ -10,9 +10,11 @@ import importlib
 from noether.core.config.errors import ConfigError, Issue
 from noether.core.schemas._checks import FieldProblem
 from noether.core.schemas.callbacks import builtin_callback_for_kind
+from noether.core.schemas.pipeline import NOETHER_PIPELINE_KINDS
 
 KIND_ALIASES: dict[str, str] = {
     "noether.core.optimizer.Lion": "engine.lion.Lion",
+    **NOETHER_PIPELINE_KINDS,
 }
 """Noether kind strings whose implementation lives in the engine (the core imports no torch)."""
 

@@ -30,6 +30,7 @@ def load_config(
     schema: type = ConfigSchema,
     *,
     config_class_for: ConfigClassFor | None = None,
+    import_schema: bool = True,
 ) -> Any:
     """Load a YAML config: compose, override, interpolate, structure and resolve it.
 
@@ -39,6 +40,10 @@ def load_config(
         schema: The root config class; a ``config_schema_kind`` root key in the YAML selects a subclass.
         config_class_for: Optional hook ``(kind, base) -> type | None``: the config class a user component
             declares for itself (``engine.load_config`` passes one that reads ``config_schema``).
+        import_schema: Whether to import the class ``config_schema_kind`` names (``noether-check --no-import``
+            passes ``False``). When it is not imported (or cannot be), ``schema`` is used instead and the sections a
+            user schema narrows (model, trainer, datasets, callbacks, unknown root keys) are checked only for the keys
+            the base classes know, so that every other problem is still reported.
 
     Returns:
         An instance of ``schema`` (or of the class named by ``config_schema_kind``).
@@ -47,19 +52,27 @@ def load_config(
         ConfigError: With every problem at once, each as ``path: message  [file:line:col]``.
     """
     composed, issues = compose_with_origins(
-        path, overrides, is_field=lambda at, data: is_schema_field(_schema_for(data, schema), at)
+        path, overrides,
+        is_field=lambda at, data: is_schema_field(_schema_for(data, schema) if import_schema else schema, at),
     )
     data = composed.data
-    try:
-        schema = _schema_for(data, schema, locate=composed.locate, strict=True)
-    except ConfigError as exc:
-        raise ConfigError([*issues, *exc.issues]) from None
+    lenient = False
+    if data.get(SCHEMA_KEY) is not None:
+        if import_schema:
+            try:
+                schema = _schema_for(data, schema, locate=composed.locate, strict=True)
+            except ConfigError as exc:
+                issues = [*issues, *exc.issues]
+                lenient = True
+        else:
+            lenient = True
     data.pop(SCHEMA_KEY, None)
     field_names = {field.name for field in attrs.fields(schema)}
-    for key in [key for key in data if key not in field_names and key in composed.referenced_roots]:
+    for key in [key for key in data if key not in field_names and (lenient or key in composed.referenced_roots)]:
         del data[key]  # a helper node that only feeds interpolations (Noether configs keep those at the root)
     try:
-        config = structure(data, schema, config_class_for=config_class_for, locate=composed.locate)
+        config = structure(data, schema, config_class_for=config_class_for, locate=composed.locate,
+                           lenient_components=lenient)
     except ConfigError as exc:
         raise ConfigError(in_document_order([*issues, *_not_under(exc.issues, issues)])) from None
     if issues:
@@ -104,12 +117,31 @@ def _schema_for(data: dict, default: type, *, locate: Any = None, strict: bool =
         except AttributeError:
             problem = f"module {module_name!r} has no class {class_name!r}"
         else:
-            if isinstance(found, type) and attrs.has(found) and issubclass(found, default):
+            problem = not_an_attrs_subclass(found, default, kind)
+            if problem is None:
                 return found
-            problem = f"{kind} is not an attrs subclass of {default.__name__}"
     if strict:
         raise ConfigError([Issue(SCHEMA_KEY, problem, locate((SCHEMA_KEY,), False) if locate else None)])
     return default
+
+
+def not_an_attrs_subclass(found: Any, base: type, kind: str) -> str | None:
+    """Why ``found`` cannot be the config class ``kind`` names, a subclass of ``base``; ``None`` when it can.
+
+    A subclass of an attrs class that is not decorated itself would silently ignore the fields it declares, so it
+    is rejected with how to declare it.
+
+    >>> class Narrowed(ConfigSchema):
+    ...     extra: int = 1
+    >>> print(not_an_attrs_subclass(Narrowed, ConfigSchema, "my.Narrowed"))
+    my.Narrowed subclasses ConfigSchema but is not an attrs class itself, so its fields would be ignored: decorate it with @attrs.frozen(kw_only=True)
+    """
+    if not (isinstance(found, type) and issubclass(found, base)):
+        return f"{kind} is not an attrs subclass of {base.__name__}"
+    if not attrs.has(found) or "__attrs_attrs__" not in found.__dict__:
+        return (f"{kind} subclasses {base.__name__} but is not an attrs class itself, so its fields would be ignored: "
+                "decorate it with @attrs.frozen(kw_only=True)")
+    return None
 
 
 def is_schema_field(schema: type, path: Sequence[PathKey]) -> bool:
@@ -168,4 +200,4 @@ def to_yaml(config: Any) -> str:
     return stream.getvalue()
 
 
-__all__ = ["in_document_order", "is_schema_field", "load_config", "to_yaml"]
+__all__ = ["in_document_order", "is_schema_field", "load_config", "not_an_attrs_subclass", "to_yaml"]

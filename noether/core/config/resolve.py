@@ -14,7 +14,7 @@ import attrs
 
 from noether.core.config.errors import ConfigError, Issue, PathKey, format_path
 from noether.core.schemas._checks import as_problems
-from noether.core.schemas.optimizers import WEIGHT_DECAY_MODIFIER, OptimizerConfig
+from noether.core.schemas.optimizers import WEIGHT_DECAY_MODIFIER, OptimizerConfig, weight_decay_schedule_conflict
 from noether.core.schemas.schedules import SCHEDULES_WITH_MAX_VALUE
 
 Locate = Callable[[tuple[PathKey, ...], bool], "str | None"]
@@ -84,9 +84,7 @@ def _resolve_optimizer(optimizer: OptimizerConfig, path: tuple, problem: Callabl
             if modifier.modifier_kind == WEIGHT_DECAY_MODIFIER and modifier.value:
                 problem(
                     (*path, "param_group_modifiers_config", index, "value"),
-                    f"a non-zero weight decay for {modifier.name!r} conflicts with {format_path((*path, 'weight_decay_schedule'))}, "
-                    "which sets the weight decay of every group not excluded; use value: 0 to exclude the parameter, "
-                    "or remove the schedule",
+                    weight_decay_schedule_conflict(modifier.name, format_path((*path, "weight_decay_schedule"))),
                 )
     if schedule is optimizer.schedule_config and weight_decay_schedule is optimizer.weight_decay_schedule:
         return optimizer

@@ -149,6 +149,8 @@ class _Default:
     is_override: bool = False
     is_self: bool = False
     name: str | None = None  # a plain config (``- base``) in the same directory
+    optional: bool = False
+    origin: Origin | None = None  # where the entry is written (``defaults[i]`` of its file)
 
 
 def _parse_defaults(raw: Any, file: pathlib.Path, issues: list[Issue]) -> list[_Default]:
@@ -158,108 +160,201 @@ def _parse_defaults(raw: Any, file: pathlib.Path, issues: list[Issue]) -> list[_
         issues.append(Issue("defaults", f"must be a list (got {type(raw).__name__})", str(file)))
         return []
     entries = []
-    for item in raw:
+    for index, item in enumerate(raw):
+        origin = Origin(str(file), ("defaults", index))
         if item == "_self_":
-            entries.append(_Default(None, None, is_self=True))
+            entries.append(_Default(None, None, is_self=True, origin=origin))
         elif isinstance(item, str):
-            entries.append(_Default(None, None, name=item))
+            entries.append(_Default(None, None, name=item, origin=origin))
         elif isinstance(item, Mapping) and len(item) == 1:
             (key, option), = item.items()
-            key = str(key)
-            is_override = key.startswith("override ")
-            key = key.removeprefix("override ").removeprefix("optional ").strip()
+            words = str(key).split()
+            flags, key = set(words[:-1]), words[-1] if words else ""
             group, _, package = key.partition("@")
-            entries.append(_Default(group.strip(), option, package or None, is_override))
+            entries.append(_Default(group, option, package or None, "override" in flags, optional="optional" in flags, origin=origin))
         else:
             issues.append(Issue("defaults", f"each entry must be '_self_', a name or 'group: option' (got {item!r})", str(file)))
     return entries
 
 
+def _join_package(parent: str, package: str) -> str:
+    """Hydra's rule: a package is relative to its parent's; ``_global_`` anywhere restarts at the root."""
+    joined = ".".join(part for part in (parent, package) if part)
+    at = joined.rfind("_global_")
+    return joined if at == -1 else joined[at + len("_global_") + 1:]
+
+
+@attrs.frozen
+class _Placed:
+    """Where a group entry of a defaults list lands: its group, its package and the key that overrides it."""
+
+    group: str
+    """The group's directory relative to the config root (``model``, ``experiment/shapenet``)."""
+    package: str | None
+    """The package given in the entry (``@package``), absolute; ``None``: the file's header or the default."""
+    default_package: str
+    """Where the group's content goes without a package (parent package + group)."""
+    key: str
+    """The override key (Hydra's): ``group`` when the content lands at the group's own path (or at the root),
+    else ``group@final.package`` (``/h: b`` in ``g/a.yaml`` is ``h@g.h``)."""
+
+
+def _place(entry: _Default, base_dir: str, parent_package: str) -> _Placed:
+    group_text = entry.group or ""
+    relative = group_text.lstrip("/")
+    group = relative if group_text.startswith("/") or not base_dir else f"{base_dir}/{relative}"
+    default_package = _join_package(parent_package, relative.replace("/", "."))
+    package = _join_package(parent_package, entry.package) if entry.package else None
+    final = default_package if package is None else package
+    # Hydra compares with the group path itself, not with the default package under the parent's package.
+    key = group if final in (group.replace("/", "."), "") else f"{group}@{final}"
+    return _Placed(group, package, default_package, key)
+
+
+@attrs.define
+class _Choice:
+    """A group option chosen from outside the defaults entry: the command line or an ``override`` entry."""
+
+    option: Any
+    where: str | None
+    """``file:line:col`` of the ``override`` entry, or the command-line override."""
+    used: bool = False
+
+
 @attrs.define
 class _Composer:
     root_dir: pathlib.Path
-    group_choices: dict[str, Any]  # group path -> option, from the command line (highest priority)
-    added_groups: list[tuple[str, Any]]  # +group=option from the command line
+    external: dict[str, _Choice]  # override key -> choice from the command line (highest priority)
+    added_groups: list[_Default]  # +group[@package]=option from the command line
+    deleted: dict[str, _Choice] = attrs.field(factory=dict)  # ~group[@package] from the command line
     issues: list[Issue] = attrs.field(factory=list)
     data: dict = attrs.field(factory=dict)
     origins: dict[Path, Origin] = attrs.field(factory=dict)
-    file_overrides: dict[str, Any] = attrs.field(factory=dict)  # from ``override /group: option`` entries
+    file_overrides: dict[str, _Choice] = attrs.field(factory=dict)  # from ``override /group: option`` entries
+    keys: dict[str, list[str]] = attrs.field(factory=dict)  # group -> override keys of its entries, in order
+    unmatched: list[Issue] = attrs.field(factory=list)  # overrides that match no entry (reported with the rest)
+    added_where: dict[int, str] = attrs.field(factory=dict)  # id of a +group entry -> its command-line override
+    key_where: dict[str, tuple[str, bool, Any]] = attrs.field(factory=dict)  # key -> (where, from the command line, option)
 
     def compose(self, primary: pathlib.Path) -> None:
-        # ``override`` entries in group files change choices made elsewhere; re-expand until stable.
-        for _ in range(8):
-            before = dict(self.file_overrides)
-            self.data, self.origins, self.issues = {}, {}, []
-            self._merge_config(primary, group_dir="", package=(), is_primary=True)
-            if self.file_overrides == before:
-                return
+        steps = self._expand(primary, "", "", is_primary=True)
+        for choices, how in ((self.external, "override"), (self.file_overrides, "override"), (self.deleted, "delete")):
+            for key, choice in choices.items():
+                if not choice.used:
+                    self.unmatched.append(Issue(key, self._unmatched(key, how, choices is self.file_overrides), choice.where))
+        if self.issues:
+            return
+        for file, content, package in steps:
+            if isinstance(content, list):
+                # A group file may hold a list (e.g. a set of callbacks); it becomes the value at its package.
+                self._merge({package[-1]: content}, package[:-1], Origin(file, ()), strip=True)
+            else:
+                self._merge(content, package, Origin(file))
 
-    def _choice(self, group: str, option: Any) -> Any:
-        if group in self.group_choices:
-            return self.group_choices[group]
-        return self.file_overrides.get(group, option)
+    def _unmatched(self, key: str, how: str, from_file: bool) -> str:
+        group = key.partition("@")[0]
+        known = sorted(set(self.keys.get(group, [])))
+        listed = f"the defaults list has {', '.join(repr(k) for k in known)}" if known else f"no entry of group {group!r} is in the defaults list"
+        if how == "delete":
+            remedy = ""
+        elif from_file:
+            remedy = "; to add an entry instead, write it without 'override'"
+        else:
+            remedy = f"; to add an entry instead, use '+{key}=...'"
+        return f"cannot {how} {key!r}: no entry with that group and package ({listed}){remedy}"
 
-    def _merge_config(self, file: pathlib.Path, group_dir: str, package: Path, is_primary: bool = False) -> None:
+    def _choice(self, placed: _Placed, option: Any, where: str | None) -> tuple[Any, str | None]:
+        """The option an entry gets and where it was chosen (command line, an ``override`` entry, the entry)."""
+        for choices in (self.external, self.file_overrides):
+            choice = choices.get(placed.key)
+            if choice is not None:
+                choice.used = True
+                return choice.option, choice.where
+        return option, where
+
+    def _expand(self, file: pathlib.Path, base_dir: str, package: str, is_primary: bool = False) -> list:
+        """The merge steps of one config and its defaults, in order: ``(file, content, package path)``.
+
+        Entries are expanded last to first, as Hydra does, so that an ``override`` in a later entry (an
+        experiment) is known before an earlier entry of that group is read.
+        """
         raw, problems = read_yaml(file)
         if problems:
             self.issues.extend(problems)
-            return
+            return []
         if raw is None:
             raw = {}
-        header = _package_header(file)
-        if header is not None:
-            package = () if header == "_global_" else tuple(header.split("."))
-        if isinstance(raw, list) and package:
-            # A group file may hold a list (e.g. a set of callbacks); it becomes the value at its package.
-            self._merge({package[-1]: raw}, package[:-1], Origin(str(file), ()), strip=True)
-            return
+        target = tuple(package.split(".")) if package else ()
+        if isinstance(raw, list):
+            if not target:
+                self.issues.append(Issue("<root>", f"a config file must hold a mapping (got {type(raw).__name__})", str(file)))
+                return []
+            return [(str(file), raw, target)]
         if not isinstance(raw, dict):
             self.issues.append(Issue("<root>", f"a config file must hold a mapping (got {type(raw).__name__})", str(file)))
-            return
+            return []
         content = dict(raw)
         defaults = _parse_defaults(content.pop("defaults", None), file, self.issues)
-        if is_primary:
-            defaults += [_Default(group, option) for group, option in self.added_groups]
         if not any(entry.is_self for entry in defaults):
             defaults.append(_Default(None, None, is_self=True))
+        if is_primary:
+            defaults += self.added_groups  # after ``_self_``, as Hydra appends them
         for entry in defaults:
             if entry.is_override and entry.group is not None:
-                self.file_overrides.setdefault(self._group_path(entry.group, group_dir), entry.option)
-        for entry in defaults:
+                placed = _place(entry, base_dir, package)
+                if placed.key not in self.file_overrides:
+                    where = _location(entry.origin, at_key=True) if entry.origin else None
+                    self.file_overrides[placed.key] = _Choice(entry.option, where)
+        expanded: list[list] = []
+        for entry in reversed(defaults):
             if entry.is_self:
-                self._merge(content, package, Origin(str(file)))
+                expanded.append([(str(file), content, target)])
             elif entry.name is not None:
-                self._merge_config(self._file(file.parent, entry.name), group_dir, package)
+                expanded.append(self._expand(self._file(file.parent, entry.name), base_dir, package))
             elif not entry.is_override:
-                self._merge_group(entry, group_dir, package, file)
+                expanded.append(self._expand_group(entry, base_dir, package, file))
+        return [step for steps in reversed(expanded) for step in steps]
 
-    def _group_path(self, group: str, group_dir: str) -> str:
-        if group.startswith("/"):
-            return group.lstrip("/")
-        relative = f"{group_dir}/{group}" if group_dir else group
-        return relative if (self.root_dir / relative).is_dir() or not group_dir else group
-
-    def _merge_group(self, entry: _Default, group_dir: str, package: Path, parent: pathlib.Path) -> None:
-        group = self._group_path(entry.group or "", group_dir)
-        option = self._choice(group, entry.option)
+    def _expand_group(self, entry: _Default, base_dir: str, parent_package: str, parent: pathlib.Path) -> list:
+        placed = _place(entry, base_dir, parent_package)
+        written = (_location(entry.origin, at_key=True) if entry.origin else None) or self.added_where.get(id(entry)) or str(parent)
+        if placed.key in self.keys.get(placed.group, []):
+            # Entries are expanded last to first: the one seen first is the later one (or the command line's '+').
+            later, from_command_line, option_text = self.key_where[placed.key]
+            how = (f"choose the option with '{placed.key}={option_text}' instead of '+'" if from_command_line
+                   else f"to change the option of the earlier one, write 'override {placed.key}: {option_text}'")
+            self.issues.append(Issue(placed.key.replace("/", "."), f"a second entry for {placed.key!r} in the defaults "
+                                     f"list (Hydra allows one per group and package); {how}", later))
+            return []
+        self.key_where[placed.key] = (written, entry.origin is None, entry.option)
+        self.keys.setdefault(placed.group, []).append(placed.key)
+        if placed.key in self.deleted:
+            self.deleted[placed.key].used = True
+            return []
+        option, where = self._choice(placed, entry.option, written)
         if option is None:
-            return
-        options = sorted(p.stem for p in (self.root_dir / group).glob("*.yaml"))
+            return []
+        options = sorted(p.stem for p in (self.root_dir / placed.group).glob("*.yaml"))
+        path = placed.key.replace("/", ".")
         if option == MISSING:
-            self.issues.append(Issue(group.replace("/", "."), f"you must choose a {group} config: add {group}=<option> (available: {', '.join(options) or 'none'})", str(parent)))
-            return
-        file = self._file(self.root_dir / group, str(option))
-        if not file.is_file():
-            available = ", ".join(options) or f"none: no {group}/*.yaml next to the config, in {self.root_dir / group}"
-            self.issues.append(Issue(group.replace("/", "."), f"no config {option!r} in group {group!r} (available: {available}){did_you_mean(option, options)}", str(parent)))
-            return
-        if entry.package == "_global_":
-            target: Path = ()
-        elif entry.package:
-            target = (*package, *entry.package.split("."))
-        else:
-            target = (*package, *entry.group.lstrip("/").split("/"))
-        self._merge_config(file, group, target)
+            self.issues.append(Issue(path, f"you must choose a {placed.group} config: add {placed.key}=<option> "
+                                           f"(available: {', '.join(options) or 'none'})", where))
+            return []
+        steps = []
+        for one in option if isinstance(option, list) else [option]:
+            file = self._file(self.root_dir / placed.group, str(one))
+            if not file.is_file():
+                if entry.optional:
+                    continue
+                available = ", ".join(options) or f"none: no {placed.group}/*.yaml next to the config, in {self.root_dir / placed.group}"
+                self.issues.append(Issue(path, f"no config {one!r} in group {placed.group!r} (available: {available}){did_you_mean(one, options)}", where))
+                continue
+            package = placed.package
+            if package is None:
+                header = _package_header(file)
+                package = placed.default_package if header is None else _join_package("", header)
+            steps += self._expand(file, placed.group, package)
+        return steps
 
     @staticmethod
     def _file(directory: pathlib.Path, name: str) -> pathlib.Path:
@@ -329,6 +424,8 @@ class Override:
     """The value parsed as YAML (``None`` for a deletion without value)."""
     has_value: bool
     """Whether ``=value`` was given."""
+    package: str | None = None
+    """The package of a group choice (``optimizer@model.optimizer_config=sgd``), or ``None``."""
 
 
 def parse_overrides(overrides: Sequence[str]) -> tuple[list[Override], list[Issue]]:
@@ -346,7 +443,8 @@ def parse_overrides(overrides: Sequence[str]) -> tuple[list[Override], list[Issu
         except YAMLError:
             issues.append(Issue(match.group("key"), f"invalid override value {raw!r}", where))
             continue
-        parsed.append(Override(text, index, match.group("prefix") or "", match.group("key"), value, raw is not None))
+        parsed.append(Override(text, index, match.group("prefix") or "", match.group("key"), value, raw is not None,
+                               match.group("package")))
     return parsed, issues
 
 
@@ -416,67 +514,141 @@ def apply_override(composed: Composed, override: Override, is_field: Any) -> Iss
 
 # ------------------------------------------------------------------------------------- interpolation
 _INTERPOLATION = re.compile(r"(?<!\\)\$\{([^${}]+)\}")
+_FAILED = object()
 
 
 def interpolate(composed: Composed) -> list[Issue]:
-    """Resolve every ``${dotted.path}`` in place and report ``???`` values; returns the problems found."""
-    issues: list[Issue] = []
-    resolving: set[Path] = set()
+    """Resolve every ``${dotted.path}`` in place and report ``???`` values; returns the problems found.
 
-    def lookup(reference: str, at: Path) -> Any:
-        target = _split_key(reference.strip())
-        if reference.strip().startswith("."):
-            issues.append(Issue(format_path(at), f"relative interpolation ${{{reference}}} is not supported; use the full path", composed.locate(at, False)))
-            return None
+    As in OmegaConf, a reference is resolved where it is used, whatever the order of the document: a path may
+    run through another interpolated node (``${model.optimizer_config.lr}`` where ``model.optimizer_config``
+    is ``${optimizer}``). A chain of references that comes back to itself is one ``interpolation cycle`` issue
+    naming the chain.
+    """
+    issues: list[Issue] = []
+    stack: list[Path] = []  # string nodes being resolved, outermost first
+    deep: list[Path] = []  # containers being resolved as a whole (for a ``${mapping}``)
+
+    def set_at(path: Path, value: Any) -> None:
         node: Any = composed.data
-        for depth, key in enumerate(target):
-            if isinstance(node, dict) and key in node:
-                node = node[key]
-            elif isinstance(node, list) and isinstance(key, int) and key < len(node):
-                node = node[key]
-            else:
-                choices = list(node) if isinstance(node, dict) else []
-                issues.append(Issue(format_path(at), f"interpolation ${{{reference}}} refers to a missing key {format_path(target[: depth + 1])!r}{did_you_mean(key, choices)}", composed.locate(at, False)))
-                return None
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    def step(node: Any, key: PathKey) -> tuple[bool, Any, PathKey]:
+        if isinstance(node, dict) and key in node:
+            return True, node[key], key
+        if isinstance(node, list):
+            index = int(key) if isinstance(key, str) and key.isdigit() else key
+            if isinstance(index, int) and 0 <= index < len(node):
+                return True, node[index], index
+        return False, None, key
+
+    def lookup(reference: str, at: Path) -> tuple[Any, Path]:
+        """The value a reference names and the path it really lives at, following interpolations on the way."""
+        text = reference.strip()
+        if text.startswith("."):
+            issues.append(Issue(format_path(at), f"relative interpolation ${{{reference}}} is not supported; use the full path", composed.locate(at, False)))
+            return _FAILED, ()
+        target = _split_key(text)
         if target and isinstance(target[0], str):
             composed.referenced_roots.add(target[0])
-        return resolve_node(node, target)
+        node: Any = composed.data
+        real: Path = ()
+        for depth, key in enumerate(target):
+            node, real = follow(node, real)
+            if node is _FAILED:
+                return _FAILED, ()
+            found, node, key = step(node, key)
+            if not found:
+                parent, _ = follow(_get(composed.data, real), real)
+                choices = list(parent) if isinstance(parent, dict) else []
+                issues.append(Issue(format_path(at), f"interpolation ${{{reference}}} refers to a missing key {format_path(target[: depth + 1])!r}{did_you_mean(key, choices)}", composed.locate(at, False)))
+                return _FAILED, ()
+            real = (*real, key)
+        return follow(node, real)
 
-    def resolve_string(text: str, at: Path) -> Any:
-        whole = _INTERPOLATION.fullmatch(text)
-        if whole:
-            value = lookup(whole.group(1), at)
-            if isinstance(value, (dict, list)):
-                composed.aliases[at] = tuple(_split_key(whole.group(1).strip()))
-            return value
-        def replace(match: re.Match) -> str:
-            value = lookup(match.group(1), at)
-            return "" if value is None else str(value)
-        return _INTERPOLATION.sub(replace, text).replace("\\${", "${")
-
-    def resolve_node(node: Any, at: Path) -> Any:
-        if at in resolving:
-            issues.append(Issue(format_path(at), "interpolation cycle", composed.locate(at, False)))
-            return None
-        resolving.add(at)
+    def follow(node: Any, at: Path) -> tuple[Any, Path]:
+        """``node`` (at ``at``) with its interpolation resolved; a whole ``${x}`` continues at ``x``'s path."""
+        if not (isinstance(node, str) and "${" in node) or at in done:
+            return node, at
+        if at in stack:
+            chain = [*stack[stack.index(at):], at]
+            issues.append(Issue(format_path(chain[0]), "interpolation cycle: " + " -> ".join(format_path(p) for p in chain),
+                                composed.locate(chain[0], False)))
+            for path in chain:
+                failed.add(path)
+            return _FAILED, at
+        if at in failed:
+            return _FAILED, at
+        stack.append(at)
         try:
-            if isinstance(node, dict):
-                for key in list(node):
-                    node[key] = resolve_node(node[key], (*at, key))
-            elif isinstance(node, list):
-                for index, item in enumerate(node):
-                    node[index] = resolve_node(item, (*at, index))
-            elif isinstance(node, str) and "${" in node:
-                return resolve_string(node, at)
-            return node
+            whole = _INTERPOLATION.fullmatch(node)
+            if whole:
+                value, real = lookup(whole.group(1), at)
+                if value is _FAILED:
+                    failed.add(at)
+                elif not isinstance(value, (dict, list)):
+                    set_at(at, value)  # a scalar: resolved once, here
+                    done.add(at)
+                return value, real
+            pieces = []
+            for match in _INTERPOLATION.finditer(node):
+                value, _ = lookup(match.group(1), at)
+                pieces.append(value)
+            if any(value is _FAILED for value in pieces):
+                failed.add(at)
+                return _FAILED, at
+            values = iter(pieces)
+            text = _INTERPOLATION.sub(lambda _: "" if (v := next(values)) is None else str(v), node).replace("\\${", "${")
+            set_at(at, text)
+            done.add(at)
+            return text, at
         finally:
-            resolving.discard(at)
+            stack.pop()
 
-    resolve_node(composed.data, ())
+    failed: set[Path] = set()
+    done: set[Path] = set()  # string nodes already replaced by their value (which may contain an escaped ``${``)
+
+    def resolve_all(node: Any, at: Path) -> Any:
+        """Resolve every interpolation under ``node`` (at ``at``) in place; return the node's final value."""
+        if isinstance(node, str) and "${" in node and at not in done:
+            value, real = follow(node, at)
+            if value is _FAILED:
+                set_at(at, None) if at else None
+                return None
+            if isinstance(value, (dict, list)):
+                if real in deep:
+                    chain = [*deep[deep.index(real):], at]
+                    issues.append(Issue(format_path(at), "interpolation cycle: " + " -> ".join(format_path(p) for p in chain) + " (a mapping that contains a reference to itself)",
+                                        composed.locate(at, False)))
+                    set_at(at, None)
+                    return None
+                value = copy.deepcopy(resolve_all(value, real))
+                composed.aliases[at] = real
+                set_at(at, value)
+            return value
+        if isinstance(node, (dict, list)):
+            deep.append(at)
+            try:
+                for key in list(node) if isinstance(node, dict) else range(len(node)):
+                    resolve_all(node[key], (*at, key))
+            finally:
+                deep.pop()
+        return _get(composed.data, at) if at else node
+
+    resolve_all(composed.data, ())
     for path, value in _walk(composed.data, ()):
         if value == MISSING:
             issues.append(Issue(format_path(path), "mandatory value missing (???): set it in the config or with an override", composed.locate(path, False)))
     return issues
+
+
+def _get(data: Any, path: Path) -> Any:
+    node = data
+    for key in path:
+        node = node[key]
+    return node
 
 
 def _walk(node: Any, at: Path) -> Iterable[tuple[Path, Any]]:
@@ -514,21 +686,29 @@ def compose_with_origins(
         raise ConfigError([Issue("<root>", "config file not found", str(file))])
     parsed, issues = parse_overrides(overrides)
     root_dir = file.parent
-    group_choices, added, dotted = {}, [], []
+    external, added, deleted, dotted, added_where = {}, [], {}, [], {}
     for override in parsed:
-        is_group = override.prefix in ("", "+") and (root_dir / override.key).is_dir() and (
-            override.value is None or isinstance(override.value, str)
-        )
-        if is_group and override.prefix == "+":
-            added.append((override.key, override.value))
-        elif is_group:
-            group_choices[override.key] = override.value
+        where = f"override {override.index + 1} '{override.text}'"
+        key = override.key if override.package is None else f"{override.key}@{override.package}"
+        is_group = (root_dir / override.key).is_dir() and (override.value is None or isinstance(override.value, (str, list)))
+        if not is_group:
+            if override.package is not None:
+                issues.append(Issue(key, f"a package (@{override.package}) only goes with a config group, and there is "
+                                         f"no group directory {override.key!r} in {root_dir}", where))
+            else:
+                dotted.append(override)
+        elif override.prefix == "~":
+            deleted[key] = _Choice(None, where)
+        elif override.prefix in ("+", "++"):
+            added.append(_Default(override.key, override.value, override.package))
+            added_where[id(added[-1])] = where
         else:
-            dotted.append(override)
-    composer = _Composer(root_dir, group_choices, added)
+            external[key] = _Choice(override.value, where)
+    composer = _Composer(root_dir, external, added, deleted, added_where=added_where)
     composer.compose(file)
     if composer.issues:
-        raise ConfigError(composer.issues + issues)
+        raise ConfigError(composer.issues + composer.unmatched + issues)
+    issues = composer.unmatched + issues
     composed = Composed(composer.data, composer.origins)
     for override in dotted:
         problem = apply_override(composed, override, lambda at: bool(is_field and is_field(at, composed.data)))

@@ -10,12 +10,18 @@ is a ``ConfigError`` naming the modifier's path (every such problem at once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import attrs
 
 from noether.core.config.errors import ConfigError, Issue, did_you_mean
-from noether.core.schemas.optimizers import LR_SCALE_MODIFIER, OptimizerConfig
+from noether.core.schemas.optimizers import (
+    LR_SCALE_MODIFIER,
+    WEIGHT_DECAY_MODIFIER,
+    OptimizerConfig,
+    is_custom_modifier,
+    weight_decay_schedule_conflict,
+)
 
 DEFAULT_GROUP = "default"
 """Name of the group of parameters that no rule and no modifier touched."""
@@ -44,7 +50,8 @@ class ParamGroupPlan:
 
 
 def format_group_value(value: float) -> str:
-    """Render a property value the way Noether names groups: ``0`` for zero, else one decimal in scientific notation.
+    """Render a property value the way Noether names groups: ``0`` for zero, else one decimal in scientific notation
+    with the exponent's ``+`` dropped (``2.0e00``, ``1.5e01``; negative exponents keep their sign).
 
     Args:
         value: The lr scale or weight decay.
@@ -53,9 +60,9 @@ def format_group_value(value: float) -> str:
         The text used in a group name.
 
     >>> format_group_value(0.0), format_group_value(0.25), format_group_value(0.05), format_group_value(1.0)
-    ('0', '2.5e-01', '5.0e-02', '1.0e+00')
+    ('0', '2.5e-01', '5.0e-02', '1.0e00')
     """
-    return "0" if value == 0.0 else f"{value:.1e}"
+    return "0" if value == 0.0 else f"{value:.1e}".replace("e+", "e")
 
 
 def _group_name(properties: dict[str, float]) -> str:
@@ -69,6 +76,7 @@ def plan_param_groups(
     config: OptimizerConfig,
     *,
     path: str = "model.optimizer_config",
+    custom_properties: Mapping[int, Mapping[str, Mapping[str, float]] | None] | None = None,
 ) -> tuple[ParamGroupPlan, ...]:
     """Plan the parameter groups of an optimizer from parameter names and shapes.
 
@@ -89,6 +97,12 @@ def plan_param_groups(
         params: ``(name, shape)`` pairs, e.g. from ``model.named_parameters()``; names must be unique.
         config: The optimizer config (rules, modifiers, base weight decay, weight-decay schedule).
         path: The config path of ``config``, used in error messages.
+        custom_properties: For a modifier of the user's (a ``kind`` outside Noether's modifier module), by its
+            index in ``param_group_modifiers_config``: parameter name -> the properties its ``get_properties``
+            returned (``lr_scale`` and/or ``weight_decay``), as the engine computed them. They merge like the
+            built-in modifiers' (an lr scale multiplies, a weight decay is set once); a user modifier that returned
+            properties for no parameter is an error, as in Noether; ``None``: its class could not be built (already
+            reported), and it is left out.
 
     Returns:
         The groups, in order of first appearance.
@@ -120,9 +134,32 @@ def plan_param_groups(
     issues: list[Issue] = []
     by_name: dict[str, list[int]] = {}
     for index, modifier in enumerate(modifiers):
-        by_name.setdefault(modifier.name, []).append(index)
+        if not is_custom_modifier(modifier.kind):
+            by_name.setdefault(modifier.name, []).append(index)
     name_set = set(names)
+    custom = {index: dict(found or {}) for index, found in (custom_properties or {}).items()}
     for index, modifier in enumerate(modifiers):
+        if is_custom_modifier(modifier.kind):
+            if index not in custom:
+                issues.append(Issue(f"{modifiers_path}[{index}].kind", f"{modifier.kind} is a modifier of your own: "
+                                    "pass what its get_properties returns as custom_properties (the engine does)"))
+            elif (custom_properties or {}).get(index) is not None and not custom[index]:
+                issues.append(Issue(f"{modifiers_path}[{index}].kind", f"{modifier.kind} returned properties for no "
+                                    "parameter (its get_properties gave an empty dict for every one)"))
+            for name, properties in custom.get(index, {}).items():
+                unknown = sorted(set(properties) - {"lr_scale", "weight_decay"})
+                if unknown:
+                    issues.append(Issue(f"{modifiers_path}[{index}].kind", f"{modifier.kind}.get_properties returned "
+                                        f"{', '.join(map(repr, unknown))} for {name!r}; only 'lr_scale' and "
+                                        "'weight_decay' are properties of a group"))
+                if config.weight_decay_schedule is not None and properties.get("weight_decay"):
+                    issues.append(Issue(f"{modifiers_path}[{index}].kind",
+                                        weight_decay_schedule_conflict(name, f"{path}.weight_decay_schedule")))
+            for name in custom.get(index, {}):
+                by_name.setdefault(name, []).append(index)
+            continue
+        if config.weight_decay_schedule is not None and modifier.modifier_kind == WEIGHT_DECAY_MODIFIER and modifier.value:
+            issues.append(Issue(f"{modifiers_path}[{index}].value", weight_decay_schedule_conflict(modifier.name, f"{path}.weight_decay_schedule")))
         if modifier.name not in name_set:
             issues.append(
                 Issue(
@@ -148,16 +185,20 @@ def plan_param_groups(
             properties["weight_decay"] = 0.0
             reasons.append(rule)
         weight_decay_from: int | None = None
-        for index in by_name.get(name, ()):
+        for index in sorted(by_name.get(name, ())):
             modifier = modifiers[index]
-            reason = f"modifier #{index} (name {name!r}"
-            if modifier.modifier_kind == LR_SCALE_MODIFIER:
+            found = custom.get(index, {}).get(name, {}) if is_custom_modifier(modifier.kind) else None
+            reason = f"modifier #{index} (name {name!r}" if found is None else f"modifier #{index} ({modifier.kind}"
+            if found is not None and "weight_decay" not in found:
+                if "lr_scale" in found:
+                    properties["lr_scale"] = properties.get("lr_scale", 1.0) * float(found["lr_scale"])
+            elif modifier.modifier_kind == LR_SCALE_MODIFIER:
                 properties["lr_scale"] = properties.get("lr_scale", 1.0) * float(modifier.scale)
             elif weight_decay_from is not None:
                 issues.append(
                     Issue(
                         f"{modifiers_path}[{index}].name",
-                        f"sets the weight decay of {name!r} again (got {modifier.value!r} after "
+                        f"sets the weight decay of {name!r} again (got {modifier.value if found is None else found['weight_decay']!r} after "
                         f"{modifiers[weight_decay_from].value!r} from param_group_modifiers_config[{weight_decay_from}]); "
                         "keep one of the two",
                     )
@@ -165,7 +206,9 @@ def plan_param_groups(
                 continue
             else:
                 weight_decay_from = index
-                properties["weight_decay"] = float(modifier.value)
+                if found is not None and "lr_scale" in found:
+                    properties["lr_scale"] = properties.get("lr_scale", 1.0) * float(found["lr_scale"])
+                properties["weight_decay"] = float(modifier.value if found is None else found["weight_decay"])
                 if rule is not None:
                     reasons.remove(rule)
                     reason += f", overrides {rule}"

@@ -2,6 +2,7 @@
 ``noether.core.schemas``. Every class is a frozen, keyword-only attrs class; build them from YAML with
 ``noether.core.config.load_config``."""
 
+from noether.core.schemas._checks import Discriminator
 from noether.core.schemas.callbacks import (
     BestCheckpointCallbackConfig,
     BestMetricCallbackConfig,
@@ -39,6 +40,7 @@ from noether.core.schemas.normalizers import (
     ShiftAndScaleNormalizerConfig,
 )
 from noether.core.schemas.optimizers import OptimizerConfig, ParamGroupModifierConfig
+from noether.core.schemas.pipeline import MultiStagePipelineConfig, PipelineConfig
 from noether.core.schemas.schedules import (
     AnyScheduleConfig,
     ConstantScheduleConfig,
@@ -71,6 +73,7 @@ __all__ = [
     "AnyNormalizer",
     "AnyScheduleConfig",
     "AnyTracker",
+    "Discriminator",
     "BaseTrainerConfig",
     "BestCheckpointCallbackConfig",
     "BestMetricCallbackConfig",
@@ -94,11 +97,13 @@ __all__ = [
     "LinearIncreasingScheduleConfig",
     "LinearWarmupCosineDecayScheduleConfig",
     "MeanStdNormalizerConfig",
+    "MultiStagePipelineConfig",
     "MetricEarlyStopperConfig",
     "ModelBaseConfig",
     "OfflineLossCallbackConfig",
     "OnlineLossCallbackConfig",
     "OptimizerConfig",
+    "PipelineConfig",
     "ParamGroupModifierConfig",
     "PeriodicBoolScheduleConfig",
     "PeriodicDataIteratorCallbackConfig",

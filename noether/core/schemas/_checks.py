@@ -173,3 +173,27 @@ def exactly_one_set(instance: Any, names: tuple[str, ...]) -> FieldProblem | Non
     listed = ", ".join(names)
     got = "none" if not chosen else ", ".join(chosen)
     return FieldProblem(f"exactly one of {listed} must be set (got {got})", deletable=chosen[0] if chosen else None)
+
+
+class Discriminator:
+    """Marks a union of config classes as dispatched by one tag field: ``Annotated[A | B, Discriminator("name")]``
+    (pydantic's ``Field(discriminator="name")``; any hashable metadata with a ``discriminator`` attribute works).
+
+    >>> Discriminator("name") == Discriminator("name"), Discriminator("name").discriminator
+    (True, 'name')
+    """
+
+    __slots__ = ("discriminator",)
+
+    def __init__(self, discriminator: str) -> None:
+        self.discriminator = discriminator
+        """The field whose ``Literal`` value picks the union member (``name`` or ``kind``)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Discriminator) and other.discriminator == self.discriminator
+
+    def __hash__(self) -> int:
+        return hash((Discriminator, self.discriminator))
+
+    def __repr__(self) -> str:
+        return f"Discriminator({self.discriminator!r})"

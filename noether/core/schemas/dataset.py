@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 
 from noether.core.schemas._checks import FieldProblem, at_least, in_closed_interval, run_object_checks
 from noether.core.schemas.normalizers import AnyNormalizer
+from noether.core.schemas.pipeline import PipelineConfig
 
 _PREFIX = "noether.data.base.wrappers."
 
@@ -79,8 +80,9 @@ class DatasetBaseConfig:
 
     kind: str
     """The dataset class path."""
-    pipeline: Any | None = None
-    """Config of the pipeline (collation and batch processing) of the dataset, passed through as is."""
+    pipeline: PipelineConfig | None = None
+    """The pipeline that turns a micro-batch of samples into a batch (``kind`` and its class's fields).
+    ``None``: samples are stacked key by key (``engine.data.collate``)."""
     dataset_normalizers: dict[str, tuple[AnyNormalizer, ...] | AnyNormalizer] | None = None
     """Normalizers per data source (property name): one normalizer or a list applied in order."""
     dataset_wrappers: tuple[DatasetWrappers, ...] | None = None

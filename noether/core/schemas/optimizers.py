@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Literal
 
 import attrs
@@ -15,15 +16,55 @@ WEIGHT_DECAY_MODIFIER = "noether.core.optimizer.param_group_modifiers.WeightDeca
 """Kind of the modifier that sets one parameter's weight decay."""
 
 
+def weight_decay_schedule_conflict(name: str, schedule_path: str) -> str:
+    """Why a non-zero by-name weight decay cannot go with a weight-decay schedule (one text for load and plan).
+
+    >>> weight_decay_schedule_conflict("cls_token", "model.optimizer_config.weight_decay_schedule")[:40]
+    "a non-zero weight decay for 'cls_token' "
+    """
+    return (f"a non-zero weight decay for {name!r} conflicts with {schedule_path}, which sets the weight decay of "
+            "every group not excluded; use value: 0 to exclude the parameter, or remove the schedule")
+
+
+MODIFIER_KINDS = (LR_SCALE_MODIFIER, WEIGHT_DECAY_MODIFIER)
+"""The modifier kinds the planner implements."""
+
+
+MODIFIER_MODULE = "noether.core.optimizer.param_group_modifiers."
+"""Noether's module of the built-in modifiers: a kind there must be one of ``MODIFIER_KINDS``."""
+
+
+def is_custom_modifier(kind: str | None) -> bool:
+    """Whether ``kind`` names a modifier class of the user's (any class path outside Noether's modifier module).
+
+    >>> is_custom_modifier("my_project.optim.LayerDecayModifier"), is_custom_modifier(LR_SCALE_MODIFIER)
+    (True, False)
+    """
+    return kind is not None and kind not in MODIFIER_KINDS
+
+
+def _check_modifier_kind(attribute: Any, value: Any) -> None:
+    if value is None or value in MODIFIER_KINDS:
+        return
+    if isinstance(value, str) and "." in value.strip(".") and not value.startswith(MODIFIER_MODULE):
+        return  # a class of the user's; the engine imports it and checks its base class
+    listed = ", ".join(repr(kind) for kind in MODIFIER_KINDS)
+    close = difflib.get_close_matches(str(value), MODIFIER_KINDS, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise FieldProblem(f"must be one of {listed}, or the class path of a modifier of your own (got {value!r}){hint}",
+                       attribute.name)
+
+
 @attrs.frozen(kw_only=True)
 class ParamGroupModifierConfig:
     """Configuration for a parameter group modifier: an lr scale or a weight decay for one named parameter."""
 
-    kind: Literal[
-        "noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier",
-        "noether.core.optimizer.param_group_modifiers.WeightDecayByNameModifier",
-    ] | None = None
-    """The modifier class. ``None``: inferred from whether ``scale`` or ``value`` is set."""
+    kind: str | None = attrs.field(default=None, validator=lambda _i, a, v: _check_modifier_kind(a, v))
+    """The modifier class: ``noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier``,
+    ``...WeightDecayByNameModifier``, or the class path of a subclass of ``engine.optimizer.ParamGroupModifier``
+    (Noether's ``ParamGroupModifierBase``), which is constructed with this config. ``None``: inferred from whether
+    ``scale`` or ``value`` is set. (Checked by a field rule, not a ``Literal``, so that a wrong kind and a wrong
+    scale/value are reported together.)"""
     scale: float | None = attrs.field(default=None, validator=[at_least(0.0), finite])
     """The factor for the parameter's learning rate (>= 0). Only for the LrScaleByNameModifier."""
     value: float | None = attrs.field(default=None, validator=[at_least(0.0), finite])

@@ -32,7 +32,7 @@ def test_tutorial_tree_requires_the_mandatory_model_group():
     with pytest.raises(ConfigError) as excinfo:
         load_config(TUTORIAL)
     assert error_lines(excinfo) == [
-        f"model: you must choose a model config: add model=<option> (available: transformer, upt)  [{TUTORIAL}]"
+        f"model: you must choose a model config: add model=<option> (available: transformer, upt)  [{TUTORIAL}:9:5]"
     ]
 
 
@@ -79,7 +79,8 @@ def test_unknown_group_option_lists_the_available_ones(tmp_path):
     with pytest.raises(ConfigError) as excinfo:
         load_config(TUTORIAL, ["model=upt", "optimizer=adam"])
     assert error_lines(excinfo) == [
-        f"optimizer: no config 'adam' in group 'optimizer' (available: adamw, sgd); did you mean 'adamw'?  [{TUTORIAL}]"
+        "optimizer: no config 'adam' in group 'optimizer' (available: adamw, sgd); did you mean 'adamw'?  "
+        "[override 2 'optimizer=adam']"
     ]
 
 
@@ -91,7 +92,7 @@ def test_a_group_without_files_says_where_it_looked(tmp_path):
         load_config(path)
     assert error_lines(excinfo) == [
         f"optimizer: no config 'adamw' in group 'optimizer' (available: none: no optimizer/*.yaml next to the "
-        f"config, in {tmp_path}/optimizer)  [{path}]"
+        f"config, in {tmp_path}/optimizer)  [{path}:2:5]"
     ]
 
 
@@ -202,11 +203,41 @@ def test_missing_interpolation_target_is_reported_with_its_line(tmp_path):
 
 
 def test_interpolation_cycle_is_reported(tmp_path):
-    """Two values that refer to each other are an error, not a hang."""
-    main = write(tmp_path, {"main.yaml": "a: ${b}\nb: ${a}\n"})
+    """Values that refer to each other are one error naming the chain, not a hang."""
+    main = write(tmp_path, {"main.yaml": "a: ${b}\nb: ${c.x}\nc:\n  x: run_${a}\nd: ${a}\n"})
     with pytest.raises(ConfigError) as excinfo:
         compose(main)
-    assert "interpolation cycle" in str(excinfo.value)
+    assert error_lines(excinfo) == [f"a: interpolation cycle: a -> b -> c.x -> a  [{main}:1:4]"]
+
+
+def test_a_mapping_that_refers_to_itself_is_a_cycle(tmp_path):
+    """A mapping holding a reference to itself cannot be copied out: one cycle error at the reference."""
+    main = write(tmp_path, {"main.yaml": "a:\n  b: ${a}\n"})
+    with pytest.raises(ConfigError) as excinfo:
+        compose(main)
+    assert error_lines(excinfo) == [
+        f"a.b: interpolation cycle: a -> a.b (a mapping that contains a reference to itself)  [{main}:2:6]"
+    ]
+
+
+THROUGH = {
+    "model": "model:\n  optimizer_config: ${optimizer}\n  schedule:\n    max_value: ${model.optimizer_config.lr}\n",
+    "optimizer": "optimizer:\n  lr: 0.1\n  name: lr_${model.schedule.max_value}\n",
+    "escaped": "escaped: \\${optimizer.lr}\ncopy: ${escaped}\n",
+}
+
+
+@pytest.mark.parametrize("order", [("model", "optimizer", "escaped"), ("optimizer", "escaped", "model"), ("escaped", "model", "optimizer")])
+def test_interpolation_through_an_interpolated_node_in_any_key_order(tmp_path, order):
+    """`${model.optimizer_config.lr}` runs through `model.optimizer_config: ${optimizer}` whatever the key order,
+    as in OmegaConf (dict recorded from `OmegaConf.to_container(OmegaConf.load(...), resolve=True)`)."""
+    main = write(tmp_path, {"main.yaml": "".join(THROUGH[part] for part in order)})
+    assert compose(main) == {
+        "model": {"optimizer_config": {"lr": 0.1, "name": "lr_0.1"}, "schedule": {"max_value": 0.1}},
+        "optimizer": {"lr": 0.1, "name": "lr_0.1"},
+        "escaped": "${optimizer.lr}",
+        "copy": "${optimizer.lr}",
+    }
 
 
 def test_mandatory_value_must_be_given(tmp_path):

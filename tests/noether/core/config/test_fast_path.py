@@ -31,7 +31,7 @@ FULL = {
     "datasets": {
         "train": {
             "kind": "a.Dataset",
-            "pipeline": {"collator": ["a", 1]},
+            "pipeline": {"kind": "a.Pipeline"},
             "included_properties": ["x", "y"],
             "dataset_wrappers": [
                 {"kind": "noether.data.base.wrappers.RepeatWrapper", "repetitions": 2},

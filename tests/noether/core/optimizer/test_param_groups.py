@@ -67,7 +67,7 @@ def test_reference_example_groups_and_index_order():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.0, "0"), (0.25, "2.5e-01"), (0.1, "1.0e-01"), (0.05, "5.0e-02"), (1.0, "1.0e+00"), (2.0, "2.0e+00")],
+    [(0.0, "0"), (0.25, "2.5e-01"), (0.1, "1.0e-01"), (0.05, "5.0e-02"), (1.0, "1.0e00"), (2.0, "2.0e00"), (15.0, "1.5e01")],
 )
 def test_group_value_format(value, text):
     """Group names render 0 as ``0`` and other values with one decimal in scientific notation."""
@@ -188,6 +188,22 @@ def test_second_weight_decay_for_one_parameter_is_an_error():
     )
 
 
+def test_plan_rejects_a_non_zero_by_name_weight_decay_with_a_schedule():
+    """`plan_param_groups` itself (not only `load_config`) rejects a per-name weight decay that a schedule would override."""
+    config = with_modifiers(
+        weight_decay("cls_token", 0.1),
+        weight_decay("fc.weight", 0.0),
+        weight_decay_schedule=LinearDecreasingScheduleConfig(max_value=0.05, end_value=0.0),
+    )
+    with pytest.raises(ConfigError) as info:
+        plan_param_groups(EXAMPLE, config)
+    assert str(info.value) == (
+        "model.optimizer_config.param_group_modifiers_config[0].value: a non-zero weight decay for 'cls_token' "
+        "conflicts with model.optimizer_config.weight_decay_schedule, which sets the weight decay of every group not "
+        "excluded; use value: 0 to exclude the parameter, or remove the schedule"
+    )
+
+
 def test_duplicate_parameter_names_are_rejected():
     """Parameter names are unique in a model; a repeated name is a programming error."""
     with pytest.raises(ValueError, match="'a' more than once"):
@@ -221,17 +237,19 @@ def models(draw):
     names = draw(NAMES)
     params = [(name, draw(SHAPE)) for name in names]
     modifiers = []
+    schedule = draw(st.sampled_from([None, LinearDecreasingScheduleConfig(max_value=0.1)]))
     for name in draw(st.lists(st.sampled_from(names), max_size=4)):
         if draw(st.booleans()):
             modifiers.append(lr_scale(name, draw(st.sampled_from([0.0, 0.1, 0.5, 2.0]))))
         elif not any(m.name == name and m.value is not None for m in modifiers):
-            modifiers.append(weight_decay(name, draw(st.sampled_from([0.0, 0.01]))))
+            # with a weight-decay schedule only an explicit 0 is allowed
+            modifiers.append(weight_decay(name, draw(st.sampled_from([0.0] if schedule else [0.0, 0.01]))))
     config = OptimizerConfig(
         weight_decay=draw(st.sampled_from([0.0, 0.05])),
         param_group_modifiers_config=tuple(modifiers),
         exclude_bias_from_weight_decay=draw(st.booleans()),
         exclude_normalization_params_from_weight_decay=draw(st.booleans()),
-        weight_decay_schedule=draw(st.sampled_from([None, LinearDecreasingScheduleConfig(max_value=0.1)])),
+        weight_decay_schedule=schedule,
     )
     return params, config
 
@@ -270,3 +288,25 @@ def test_plan_is_independent_of_parameter_order(model, random):
     position = {name: index for index, (name, _) in enumerate(shuffled)}
     assert [position[group.param_names[0]] for group in other] == sorted(position[g.param_names[0]] for g in other)
     assert all(list(g.param_names) == sorted(g.param_names, key=position.__getitem__) for g in other)
+
+
+def test_properties_of_a_modifier_of_your_own_merge_like_the_built_ins():
+    """`custom_properties` (what a user modifier's `get_properties` returned) scale and set like built-in modifiers;
+    without them, or with an unknown property, the modifier is a problem at its kind."""
+    custom = ParamGroupModifierConfig(kind="proj.LayerDecay", name="fc", scale=1.0)
+    config = with_modifiers(custom, lr_scale("fc.weight", 0.5))
+    plan = plan_param_groups(EXAMPLE, config, custom_properties={0: {"fc.weight": {"lr_scale": 0.5}, "fc.bias": {"weight_decay": 0.01}}})
+    assert [(group.name, group.param_names, group.weight_decay) for group in plan] == [
+        ("default", ("cls_token", "conv.weight"), 0.05),
+        ("weight_decay=0", ("scale", "conv.bias", "norm.weight", "norm.bias"), 0.0),
+        ("lr_scale=2.5e-01", ("fc.weight",), 0.05),
+        ("weight_decay=1.0e-02", ("fc.bias",), 0.01),
+    ]
+    with pytest.raises(ConfigError) as info:
+        plan_param_groups(EXAMPLE, with_modifiers(custom, custom), custom_properties={1: {"fc.weight": {"momentum": 0.9}}})
+    assert str(info.value).splitlines() == [
+        "model.optimizer_config.param_group_modifiers_config[0].kind: proj.LayerDecay is a modifier of your own: pass "
+        "what its get_properties returns as custom_properties (the engine does)",
+        "model.optimizer_config.param_group_modifiers_config[1].kind: proj.LayerDecay.get_properties returned "
+        "'momentum' for 'fc.weight'; only 'lr_scale' and 'weight_decay' are properties of a group",
+    ]

@@ -30,6 +30,7 @@ from noether.core.schemas import (
     LinearWarmupCosineDecayScheduleConfig,
     MeanStdNormalizerConfig,
     MetricEarlyStopperConfig,
+    MultiStagePipelineConfig,
     ModelBaseConfig,
     OfflineLossCallbackConfig,
     OnlineLossCallbackConfig,
@@ -37,6 +38,7 @@ from noether.core.schemas import (
     ParamGroupModifierConfig,
     PeriodicBoolScheduleConfig,
     PeriodicDataIteratorCallbackConfig,
+    PipelineConfig,
     PolynomialDecreasingScheduleConfig,
     PolynomialIncreasingScheduleConfig,
     PositionNormalizerConfig,
@@ -64,6 +66,12 @@ MODEL = {"kind": "my_project.models.Net", "name": "net"}
 DATASET = {"kind": "my_project.data.PoissonDataset"}
 
 EXAMPLES: dict[type, dict] = {
+    # data pipelines
+    PipelineConfig: {"kind": "my_project.data.Pipeline"},
+    MultiStagePipelineConfig: {
+        "sample_processors": [{"kind": "engine.data.pipeline.PointSampling", "items": ["points"], "num_points": 128}],
+        "collators": [{"kind": "engine.data.pipeline.PadCollator", "items": ["points"], "mask_key": "mask"}],
+    },
     # callbacks
     CallBackBaseConfig: {"kind": "my_project.callbacks.PlotCallback", "every_n_epochs": 1},
     PeriodicDataIteratorCallbackConfig: {"kind": "my_project.callbacks.Eval", "every_n_epochs": 1, "dataset_key": "val"},

@@ -260,18 +260,6 @@ def test_dataset_single_normalizer_with_unknown_kind_lists_the_kinds():
     )
 
 
-@pytest.mark.parametrize(
-    "pipeline",
-    [{"kind": "my_project.data.Pipeline", "num_points": 1024}, "my_project.data.default_pipeline"],
-    ids=["mapping", "string"],
-)
-def test_dataset_pipeline_is_passed_through(pipeline, example):
-    """A dataset's free-form ``pipeline`` is kept as written and survives ``to_yaml``."""
-    config = structure({**example(DatasetBaseConfig), "pipeline": pipeline}, DatasetBaseConfig)
-    assert config.pipeline == pipeline
-    assert structure(load_yaml(to_yaml(config)), DatasetBaseConfig) == config
-
-
 # ----------------------------------------------------------------------------------------- callbacks
 @pytest.mark.parametrize("cls", BUILTIN_CALLBACKS, ids=lambda cls: cls.__name__)
 @pytest.mark.parametrize("tag", ["name", "noether.core.callbacks", "noether.training.callbacks"])

@@ -87,6 +87,21 @@ def test_check_scale_or_value_exclusive(data, line):
     assert_rejected(data, ParamGroupModifierConfig, line)
 
 
+def test_modifier_with_a_wrong_kind_and_both_values_reports_both():
+    """A misspelt modifier kind does not hide the scale/value problem: both lines come at once."""
+    data = {**MODIFIER, "kind": "noether.core.optimizer.param_group_modifiers.LrScaleModifier", "scale": 0.5, "value": 0.1}
+    with pytest.raises(ConfigError) as excinfo:
+        structure(data, ParamGroupModifierConfig)
+    assert str(excinfo.value).splitlines() == [
+        "kind: must be one of 'noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier', "
+        "'noether.core.optimizer.param_group_modifiers.WeightDecayByNameModifier', or the class path of a modifier of "
+        "your own (got "
+        "'noether.core.optimizer.param_group_modifiers.LrScaleModifier'); did you mean "
+        "'noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier'?",
+        "<root>: provide either scale or value, not both (got scale=0.5, value=0.1)",
+    ]
+
+
 def test_return_optim_wrapper_args():
     """``return_optim_wrapper_args`` returns exactly the seven wrapper fields, by name."""
     modifier = ParamGroupModifierConfig(name="backbone.cls_token", value=0.0)
