@@ -6,7 +6,10 @@
 2. overhead: the engine's training loop beside a hand-written loop on the GPU at the example's size (batches of
    64 in micro-batches of 32, AdamW, float32), medians of interleaved repeats; target at most 1.03x;
 3. syncs: ``torch.cuda.set_sync_debug_mode("warn")`` counts the host synchronisations per update (updates that
-   log nothing, the first and the last excluded), with and without ``skip_nan_loss``, foreach and fused AdamW.
+   log nothing, the first and the last excluded), with and without ``skip_nan_loss``, foreach and fused AdamW;
+4. pipelines: the point-cloud example (point sampling + padding with a mask) trains in bfloat16 on the GPU with
+   two DataLoader workers (pinned memory, prefetch to the device) and its validation loss falls;
+5. nccl: the example under torchrun (one process, nccl process group on the GPU) trains and saves its weights.
 
 Prints one table per check and ends with ``gpu_check: PASS`` or ``gpu_check: FAIL (...)`` and a non-zero exit.
 Usage: ``PYTHONPATH=. python benchmarks/gpu_check.py [--repeats 5] [--updates 300]``.
@@ -38,6 +41,7 @@ from examples.poisson.trainer import PoissonTrainer  # noqa: E402
 from noether.core.training import Interval, TrainingIteration  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "poisson" / "train.yaml"
+POINTCLOUD = ROOT / "examples" / "pointcloud" / "train.yaml"
 INF_MICRO_BATCH = 10
 """The training micro-batch (0-based) whose loss is multiplied by Inf: the second of update 5 (0-based)."""
 SNAPSHOTS: dict[int, dict[str, torch.Tensor]] = {}
@@ -247,6 +251,61 @@ def check_syncs(output: pathlib.Path) -> list[str]:
     return problems
 
 
+def val_losses(run_dir: pathlib.Path) -> list[float]:
+    """Every ``loss/val/total`` value of a run's ``metrics.jsonl``, in order."""
+    import json
+
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [float(record["loss/val/total"]) for record in map(json.loads, lines) if "loss/val/total" in record]
+
+
+def check_pipeline(output: pathlib.Path) -> list[str]:
+    """The point-cloud example in bfloat16 on the GPU with 2 workers; a problem unless its val loss falls."""
+    print("\n## pipelines (point-cloud example, 4 epochs, bfloat16, 2 workers, pinned memory + prefetch)\n")
+    print("| val loss after epoch 1 | val loss after epoch 4 | seconds | result |")
+    print("|---:|---:|---:|---|")
+    started = time.perf_counter()
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        result = engine.run(str(POINTCLOUD), overrides=[
+            f"output_path={output / 'pointcloud'}", "accelerator=gpu", "trainer.max_epochs=4", "num_workers=2",
+            "trainer.precision=bfloat16"])
+    seconds = time.perf_counter() - started
+    losses = val_losses(result.run_dir)
+    ok = len(losses) == 4 and all(map(math.isfinite, losses)) and losses[-1] < losses[0]
+    first, last = (losses[0], losses[-1]) if losses else (float("nan"), float("nan"))
+    print(f"| {first:.4g} | {last:.4g} | {seconds:.1f} | {'ok' if ok else '**FAIL**'} |")
+    return [] if ok else [f"pipeline: val losses {losses}"]
+
+
+def check_nccl(output: pathlib.Path) -> list[str]:
+    """The example under torchrun with one process (an nccl group on the GPU); a problem unless it trains."""
+    import subprocess
+
+    print("\n## nccl (example under torchrun, 1 process, 40 updates)\n")
+    print("| exit status | backend | weights saved | seconds | result |")
+    print("|---:|---|---|---:|---|")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
+               "-m", "engine.cli", str(EXAMPLE), *overrides(output / "nccl", 40), "run_id=nccl"]
+    probe = ("import torch.distributed as _dist\n_init = _dist.init_process_group\n"
+             "def _spy(*args, **kwargs):\n    print('BACKEND', kwargs.get('backend'), flush=True)\n"
+             "    return _init(*args, **kwargs)\n_dist.init_process_group = _spy\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as site:
+        pathlib.Path(site, "sitecustomize.py").write_text(probe, encoding="utf-8")
+        environment["PYTHONPATH"] = os.pathsep.join([site, environment["PYTHONPATH"]])
+        done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=240)
+    seconds = time.perf_counter() - started
+    backends = sorted({line.split()[1] for line in done.stdout.splitlines() if line.startswith("BACKEND ")})
+    saved = sorted((output / "nccl" / "nccl" / "checkpoints").glob("*latest_model.th"))
+    ok = done.returncode == 0 and backends == ["nccl"] and bool(saved)
+    print(f"| {done.returncode} | {', '.join(backends) or '?'} | {bool(saved)} | {seconds:.1f} | "
+          f"{'ok' if ok else '**FAIL**'} |")
+    if not ok:
+        print("```\n" + (done.stdout + done.stderr)[-3000:] + "\n```")
+    return [] if ok else [f"nccl: exit {done.returncode}, backends {backends}, saved {bool(saved)}"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -260,6 +319,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         output = pathlib.Path(directory)
         for check in (lambda: check_precision(output), lambda: check_syncs(output),
+                      lambda: check_pipeline(output), lambda: check_nccl(output),
                       lambda: check_overhead(output, args.updates, args.repeats)):
             try:
                 problems += check()
