@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import json
 import math
 import os
 import pathlib
@@ -36,6 +37,10 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+# Run as a script, this module is __main__; the run's config names its classes as benchmarks.gpu_check, which must
+# be this same module (one CLOCK, SNAPSHOTS and SYNCS), not a second import of the file.
+sys.modules.setdefault("benchmarks.gpu_check", sys.modules[__name__])
+
 import engine  # noqa: E402
 from examples.poisson.trainer import PoissonTrainer  # noqa: E402
 from noether.core.training import Interval, TrainingIteration  # noqa: E402
@@ -50,6 +55,8 @@ CLOCK: dict[str, float] = {}
 HAND_DEVICE = "cuda"
 """Where the hand-written loop runs (a CPU dry run of this script sets "cpu")."""
 SYNCS: dict[int, list[str]] = collections.defaultdict(list)
+LAST_RUN_DIR: list[pathlib.Path] = []
+"""The run directory of the last ``engine_seconds`` run."""
 CURRENT_UPDATE = [0]
 
 
@@ -152,8 +159,9 @@ def engine_seconds(output: pathlib.Path, updates: int, *extra: str) -> float:
     """Seconds per update of the engine's loop on the example."""
     CLOCK.clear()
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        engine.run(str(EXAMPLE), overrides=[*overrides(output, updates),
-                                            "trainer.kind=benchmarks.gpu_check.GpuClockTrainer", *extra])
+        result = engine.run(str(EXAMPLE), overrides=[*overrides(output, updates),
+                                                     "trainer.kind=benchmarks.gpu_check.GpuClockTrainer", *extra])
+    LAST_RUN_DIR[:] = [result.run_dir]
     return (CLOCK["stop"] - CLOCK["start"]) / updates
 
 
@@ -222,7 +230,12 @@ def count_syncs(output: pathlib.Path, updates: int, *extra: str) -> tuple[float,
             engine_seconds(output, updates, *extra)
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    quiet = [u for u in range(1, updates - 1) if (u + 1) % 25]
+    # Syncs count under the update whose GpuClock.after_update ran last: a logging update L's callbacks count
+    # under L - 1, and what the loop does after the callbacks (the skip-limit check, the flush) under L. Quiet
+    # updates are those that neither log nor precede one (the logging updates read from metrics.jsonl).
+    lines = (LAST_RUN_DIR[0] / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    logged = {json.loads(line)["update"] for line in lines}
+    quiet = [u for u in range(1, updates - 1) if u not in logged and u + 1 not in logged]
     where = collections.Counter(site for u in quiet for site in SYNCS.get(u, []))
     return (sum(len(SYNCS.get(u, [])) for u in quiet) / len(quiet),
             sum(len(v) for v in SYNCS.values()) / updates, where)
@@ -236,9 +249,9 @@ def check_syncs(output: pathlib.Path) -> list[str]:
         "skip_nan_loss, AdamW foreach (CPU step counts: one read per update expected)": (
             ["trainer.skip_nan_loss=true"], False),
         "skip_nan_loss, AdamW fused": (["trainer.skip_nan_loss=true",
-                                        "+model.optimizer_config.optimizer_kwargs={fused: true}"], True),
+                                        "+optimizer.optimizer_kwargs={fused: true}"], True),
         "skip_nan_loss, AdamW capturable": (["trainer.skip_nan_loss=true",
-                                             "+model.optimizer_config.optimizer_kwargs={capturable: true}"], True),
+                                             "+optimizer.optimizer_kwargs={capturable: true}"], True),
     }
     print("\n## host syncs (torch.cuda.set_sync_debug_mode('warn'), 100 updates, log every 25)\n")
     print("| configuration | syncs per quiet update | syncs per update, all | where (quiet updates) |")
@@ -253,8 +266,6 @@ def check_syncs(output: pathlib.Path) -> list[str]:
 
 def val_losses(run_dir: pathlib.Path) -> list[float]:
     """Every ``loss/val/total`` value of a run's ``metrics.jsonl``, in order."""
-    import json
-
     lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     return [float(record["loss/val/total"]) for record in map(json.loads, lines) if "loss/val/total" in record]
 

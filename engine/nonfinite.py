@@ -42,7 +42,9 @@ def count_skipped(consecutive: int | torch.Tensor, longest: int | torch.Tensor,
     (tensor(3), tensor(3))
     """
     consecutive = (consecutive + 1) * skipped.to(torch.int64)
-    return consecutive, torch.maximum(torch.as_tensor(longest, device=skipped.device), consecutive)
+    if not isinstance(longest, torch.Tensor):  # a fill on the device: copying a Python int there would synchronise
+        longest = torch.full_like(consecutive, longest)
+    return consecutive, torch.maximum(longest, consecutive)
 
 
 def check_skipped(longest: int | torch.Tensor, limit: int) -> None:
