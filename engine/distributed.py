@@ -26,12 +26,20 @@ def world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
+_HOST_GROUP: list[dist.ProcessGroup] = []
+"""A gloo group beside an nccl default group (made by ``init_process_group``): host values never touch the GPU."""
+
+
 def _all_reduce(tensor: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
-    # nccl reduces CUDA tensors only: CPU values (counters, logged means) travel through the current GPU
-    if dist.get_backend() == "nccl" and tensor.device.type != "cuda":
-        on_device = tensor.to(torch.device("cuda", torch.cuda.current_device()))
-        dist.all_reduce(on_device, op=op)
-        tensor.copy_(on_device.cpu())
+    # nccl reduces CUDA tensors only: CPU values (stop flags, counters, logged means) go through the gloo group,
+    # since a round trip through the GPU would wait for its queue to drain (a host sync every update)
+    if tensor.device.type == "cpu" and dist.get_backend() == "nccl":
+        if _HOST_GROUP:
+            dist.all_reduce(tensor, op=op, group=_HOST_GROUP[0])
+        else:  # a process group initialised elsewhere, without the gloo group
+            on_device = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+            dist.all_reduce(on_device, op=op)
+            tensor.copy_(on_device.cpu())
     else:
         dist.all_reduce(tensor, op=op)
     return tensor
@@ -80,6 +88,8 @@ def init_process_group(device: torch.device, environ: dict[str, str] | None = No
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+    if backend == "nccl":  # collective: every rank creates it here, in the same order
+        _HOST_GROUP[:] = [dist.new_group(backend="gloo")]
     return True
 
 
@@ -108,6 +118,19 @@ def max_each_over_processes(*values: int) -> list[int]:
     if not is_distributed():
         return list(values)
     return _all_reduce(torch.tensor(values, dtype=torch.int64), dist.ReduceOp.MAX).tolist()
+
+
+def any_process_on_device(flag: torch.Tensor) -> torch.Tensor:
+    """``flag`` (a 0-d bool tensor) or'ed over all processes, without a host read: an all-reduce on its device.
+
+    >>> any_process_on_device(torch.tensor(True))
+    tensor(True)
+    """
+    if not is_distributed():
+        return flag
+    as_int = flag.to(torch.uint8)  # all-reduce MAX of bool is not in every backend
+    dist.all_reduce(as_int, op=dist.ReduceOp.MAX)
+    return as_int.bool()
 
 
 def any_process(flag: bool) -> bool:

@@ -278,7 +278,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         def trainer_state() -> dict[str, Any]:
             return {
                 "training_iteration": loop.iteration.as_dict(),
-                "consecutive_nonfinite": loop.consecutive_nonfinite,
+                "consecutive_nonfinite": int(loop.consecutive_nonfinite),  # a device counter while training
                 "callback_state_dicts": {key: state for key, state in ((c.checkpoint_key, c.state_dict()) for c in callbacks)
                                          if state is not None},
                 "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else {},

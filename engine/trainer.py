@@ -23,7 +23,10 @@ from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import TrainingIteration
 
 from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
-from engine.distributed import all_reduce_sum, any_process, is_distributed, max_each_over_processes, world_size
+from engine.distributed import (all_reduce_sum, any_process_on_device, is_distributed, max_each_over_processes,
+                                world_size)
+from engine.nonfinite import check_skipped, count_skipped, finite_and, step_optimizers
+from engine.prefetch import prefetch_to_device
 
 
 @attrs.frozen
@@ -161,8 +164,11 @@ class Loop:
     """The mutable state of a running loop, owned by ``train``: what a resume must restore besides weights."""
 
     iteration: TrainingIteration
-    consecutive_nonfinite: int = 0
-    """Updates skipped in a row because a loss was NaN or Inf."""
+    consecutive_nonfinite: int | torch.Tensor = 0
+    """Updates skipped in a row because a loss was NaN or Inf (a 0-d device tensor while training with
+    ``skip_nan_loss``: ``int()`` reads it)."""
+    longest_nonfinite: int | torch.Tensor = 0
+    """The longest run of skipped updates since the limit was last checked (``engine.nonfinite.check_skipped``)."""
     stop_reason: str | None = None
     """``early_exit`` or ``signal`` when training ended before the plan's end."""
 
@@ -277,6 +283,8 @@ def train(
     on_cpu = device.type == "cpu"
 
     forward_model.train()
+    if not on_cpu:  # pinned host memory -> device on a side stream, one micro-batch ahead of the compute
+        micro_batches = prefetch_to_device(micro_batches, device)
     for update in range(loop.iteration.update, plan.total_updates):
         # 1. learning rate and weight decay of this update
         position = partial(plan.schedule_position, update)
@@ -284,18 +292,16 @@ def train(
             optimizer.schedule_step(position)
         # 2. micro-batches: forward, weighted backward, tracking
         started = time.perf_counter()
-        data_wait, summed_items, uses_sums, nonfinite = 0.0, 0, False, False
+        data_wait, summed_items, uses_sums, finite = 0.0, 0, False, None
         for index, weight in enumerate(micro_batch_weights):
             fetch_started = time.perf_counter()
             batch = next(micro_batches)
             data_wait += time.perf_counter() - fetch_started
-            if not on_cpu:
-                batch = to_device(batch, device)
             with accumulation_context(ddp, index == last_micro_batch):
                 with autocast():
                     result = trainer.train_step(forward_model, batch)
-                if skip_nonfinite and not nonfinite:
-                    nonfinite = not bool(torch.isfinite(result.objective))
+                if skip_nonfinite:  # a flag on the device: reading it here would stall a GPU every micro-batch
+                    finite = finite_and(finite, result.objective)
                 # every micro-batch is back-propagated, also after a non-finite one: under DDP all ranks must
                 # take part in the same gradient all-reduce; the update is dropped as a whole below
                 if trains:
@@ -307,25 +313,15 @@ def train(
                 with without_grad:
                     for track in micro_batch_trackers:
                         track(loop.iteration, batch, result.losses, result.outputs, result.count)
-        # 3. optimizer step (or skip, when any rank saw a NaN or Inf loss), then clear gradients
+        # 3. optimizer step (skipped on the device when any rank saw a NaN or Inf loss), then clear gradients
+        skipped = None
         if skip_nonfinite:
-            nonfinite = any_process(nonfinite)
-        if nonfinite:
-            loop.consecutive_nonfinite += 1
-            if loop.consecutive_nonfinite > trainer.config.skip_nan_loss_max_count:
-                raise RuntimeError(
-                    f"{loop.consecutive_nonfinite} updates in a row had a NaN or Inf loss "
-                    f"(trainer.skip_nan_loss_max_count is {trainer.config.skip_nan_loss_max_count})"
-                )
-        else:
-            loop.consecutive_nonfinite = 0
-            if uses_sums:  # LossOutput sums: normalise by the items of the whole update, over all ranks
-                items = all_reduce_sum(torch.as_tensor(summed_items, dtype=torch.float64).clone())
-                divide_gradients(model, max(float(items), 1.0) / world_size())
-            for optimizer in optimizers:
-                optimizer.step(grad_scaler)
-            if grad_scaler is not None:
-                grad_scaler.update()  # once per update, whatever the number of optimizers
+            skipped = any_process_on_device(~finite)
+            loop.consecutive_nonfinite, loop.longest_nonfinite = count_skipped(
+                loop.consecutive_nonfinite, loop.longest_nonfinite, skipped)
+        if uses_sums:  # LossOutput sums: normalise by the items of the whole update, over all ranks
+            divide_gradients(model, update_items_over_processes(summed_items, device))
+        step_optimizers(optimizers, grad_scaler, skipped)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
         # 4. counters, callbacks, stop checks
@@ -337,6 +333,10 @@ def train(
             stop = call_hooks(after_update_hooks, iteration)
             if plan.is_epoch_end(update + 1):
                 stop = call_hooks(after_epoch_hooks, iteration) or stop
+        if skip_nonfinite and (writer.current or update + 1 == plan.total_updates):
+            # the skip limit is checked where the host reads values anyway: updates that log, and the last
+            check_skipped(loop.longest_nonfinite, trainer.config.skip_nan_loss_max_count)
+            loop.longest_nonfinite = 0
         writer.flush(iteration)
         early_exit, signalled = max_each_over_processes(int(stop), int(should_stop())) if distributed else (stop, should_stop())
         if early_exit:
@@ -345,6 +345,8 @@ def train(
         if signalled:
             loop.stop_reason = "signal"
             break
+    if skip_nonfinite and loop.stop_reason is not None:
+        check_skipped(loop.longest_nonfinite, trainer.config.skip_nan_loss_max_count)
     return loop
 
 
@@ -353,10 +355,28 @@ def model_is_frozen(model: torch.nn.Module) -> bool:
     return bool(getattr(model, "is_frozen", False))
 
 
-def divide_gradients(model: torch.nn.Module, count: int | torch.Tensor) -> None:
-    """Divide every accumulated gradient by the update's item count (for ``LossOutput`` sums)."""
+def update_items_over_processes(summed_items: int | torch.Tensor, device: torch.device) -> float | torch.Tensor:
+    """The update's ``LossOutput`` item count summed over all ranks, at least 1, divided by the number of ranks
+    (DDP averages gradients): the divisor of the accumulated gradients. A host number when the counts are
+    Python ints in one process; otherwise a 0-d float64 tensor on ``device``, never read on the host.
+
+    >>> update_items_over_processes(12, torch.device("cpu"))
+    12.0
+    """
+    if not isinstance(summed_items, torch.Tensor) and not is_distributed():
+        return float(max(summed_items, 1))
+    if isinstance(summed_items, torch.Tensor):
+        items = summed_items.to(device=device, dtype=torch.float64)
+    else:  # a fill on the device: no host-to-device copy to wait for
+        items = torch.full((), float(summed_items), dtype=torch.float64, device=device)
+    return all_reduce_sum(items).clamp_(min=1.0) / world_size()
+
+
+def divide_gradients(model: torch.nn.Module, count: float | torch.Tensor) -> None:
+    """Divide every accumulated gradient by the update's item count (for ``LossOutput`` sums); a 0-d tensor
+    ``count`` is used on the device, without a host read."""
     gradients = [parameter.grad for parameter in model.parameters() if parameter.grad is not None]
     if gradients:
-        torch._foreach_div_(gradients, float(count))
+        torch._foreach_div_(gradients, count if isinstance(count, torch.Tensor) else float(count))
 
 

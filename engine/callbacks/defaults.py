@@ -15,7 +15,7 @@ from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import Interval, TrainingIteration, TrainingPlan
 
 from engine.callbacks.base import Callback, PeriodicCallback
-from engine.callbacks.online_loss import OnlineLossCallback, item_weighted_sum
+from engine.callbacks.online_loss import OnlineLossCallback, item_weights
 
 
 class DatasetStatsCallback(Callback):
@@ -102,7 +102,9 @@ class ProgressCallback(PeriodicCallback):
             return
         loss = None
         if self._losses:
-            loss = item_weighted_sum(self._losses, self._items).item() / sum(float(items) for items in self._items)
+            weights = item_weights(self._items, self._losses[0].device)
+            summed, items = torch.stack([torch.stack(self._losses).double() @ weights, weights.sum()]).tolist()
+            loss = summed / items  # one host read per printed line
         self._losses, self._items = [], []
         validation = {k: v for k, v in self.run.writer.current.items() if k.startswith("loss/") and "/online/" not in k}
         extra = "".join(f" | {key} {value:.4g}" for key, value in validation.items())

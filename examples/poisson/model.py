@@ -22,6 +22,12 @@ class SpectralConv2d(nn.Module):
         self.weight_negative = nn.Parameter(scale * torch.randn(channels, channels, modes, modes, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The spectral convolution, in float32 also under mixed precision (returned in the input's dtype):
+        cuFFT has no bfloat16, and float16 would need complex-half products that CUDA lacks."""
+        with torch.autocast(x.device.type, enabled=False):
+            return self._convolve(x.float()).to(x.dtype)
+
+    def _convolve(self, x: torch.Tensor) -> torch.Tensor:
         size, modes = x.shape[-1], self.modes
         coefficients = torch.fft.rfft2(x)
         out = torch.zeros_like(coefficients)
