@@ -15,6 +15,8 @@ put it there). Not a test helper and not part of the engine.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import attrs
 import torch
@@ -81,6 +83,18 @@ class RegressionDatasetConfig(DatasetBaseConfig):
     """Dtype of ``x`` and ``y``."""
     data_seed: int = 0
     """Seed of the generator that draws the data."""
+
+
+def first_batches(loader: Iterable[Any], count: int) -> Iterator[Any]:
+    """The first ``count`` batches of ``loader``, iterated again (a new epoch, reshuffled) as often as needed: the
+    batches a hand-written loop of ``count`` updates consumes."""
+    done = 0
+    while done < count:
+        for batch in loader:
+            yield batch
+            done += 1
+            if done == count:
+                return
 
 
 def make_data(num_samples: int, in_features: int, dtype: torch.dtype, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

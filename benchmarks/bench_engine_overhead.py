@@ -141,19 +141,14 @@ def time_hand(width: int, updates: int, samples: int, profiler: cProfile.Profile
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, drop_last=True)
     loss_fn = torch.nn.functional.mse_loss
     model.train()
-    done = 0
     if profiler is not None:
         profiler.enable()
     start = time.perf_counter()
-    while done < updates:
-        for xb, yb in loader:
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            done += 1
-            if done == updates:
-                break
+    for xb, yb in components.first_batches(loader, updates):
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
     elapsed = time.perf_counter() - start
     if profiler is not None:
         profiler.disable()

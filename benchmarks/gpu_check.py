@@ -42,6 +42,7 @@ import torch  # noqa: E402
 sys.modules.setdefault("benchmarks.gpu_check", sys.modules[__name__])
 
 import engine  # noqa: E402
+from benchmarks._components import first_batches  # noqa: E402
 from examples.poisson.trainer import PoissonTrainer  # noqa: E402
 from noether.core.training import Interval, TrainingIteration  # noqa: E402
 
@@ -177,21 +178,16 @@ def hand_seconds(output: pathlib.Path, updates: int) -> float:
     loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True, drop_last=True, pin_memory=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.model.optimizer_config.lr)
     model.train()
-    done = 0
     torch.cuda.synchronize()
     started = time.perf_counter()
-    while done < updates:
-        for source, solution in loader:
-            source = source.to(device, non_blocking=True)
-            solution = solution.to(device, non_blocking=True)
-            for half in (slice(0, 32), slice(32, 64)):
-                loss = torch.nn.functional.mse_loss(model(source=source[half]), solution[half]) * 0.5
-                loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            done += 1
-            if done == updates:
-                break
+    for source, solution in first_batches(loader, updates):
+        source = source.to(device, non_blocking=True)
+        solution = solution.to(device, non_blocking=True)
+        for half in (slice(0, 32), slice(32, 64)):
+            loss = torch.nn.functional.mse_loss(model(source=source[half]), solution[half]) * 0.5
+            loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
     torch.cuda.synchronize()
     return (time.perf_counter() - started) / updates
 
@@ -214,6 +210,12 @@ def check_overhead(output: pathlib.Path, updates: int, repeats: int) -> list[str
     return [] if ratio <= 1.03 else [f"overhead {ratio:.3f}x > 1.03x"]
 
 
+def metrics_records(run_dir: pathlib.Path) -> list[dict]:
+    """The records of a run's ``metrics.jsonl`` (one per logging update), in order."""
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def count_syncs(output: pathlib.Path, updates: int, *extra: str) -> tuple[float, float, collections.Counter]:
     """Syncs per update: in updates that log nothing (first and last excluded), and over all updates."""
     SYNCS.clear()
@@ -233,8 +235,7 @@ def count_syncs(output: pathlib.Path, updates: int, *extra: str) -> tuple[float,
     # Syncs count under the update whose GpuClock.after_update ran last: a logging update L's callbacks count
     # under L - 1, and what the loop does after the callbacks (the skip-limit check, the flush) under L. Quiet
     # updates are those that neither log nor precede one (the logging updates read from metrics.jsonl).
-    lines = (LAST_RUN_DIR[0] / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    logged = {json.loads(line)["update"] for line in lines}
+    logged = {record["update"] for record in metrics_records(LAST_RUN_DIR[0])}
     quiet = [u for u in range(1, updates - 1) if u not in logged and u + 1 not in logged]
     where = collections.Counter(site for u in quiet for site in SYNCS.get(u, []))
     return (sum(len(SYNCS.get(u, [])) for u in quiet) / len(quiet),
@@ -266,8 +267,7 @@ def check_syncs(output: pathlib.Path) -> list[str]:
 
 def val_losses(run_dir: pathlib.Path) -> list[float]:
     """Every ``loss/val/total`` value of a run's ``metrics.jsonl``, in order."""
-    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    return [float(record["loss/val/total"]) for record in map(json.loads, lines) if "loss/val/total" in record]
+    return [float(record["loss/val/total"]) for record in metrics_records(run_dir) if "loss/val/total" in record]
 
 
 def check_pipeline(output: pathlib.Path) -> list[str]:
