@@ -26,7 +26,7 @@ import torch
 from noether.core import config as core_config
 from noether.core.config import ConfigError, Issue
 from noether.core.config.kinds import declared_config_class, resolve_kind
-from noether.core.config.load import in_document_order
+from noether.core.config.load import field_locator, in_document_order
 from noether.core.config.yaml import compose_with_origins
 from noether.core.schemas import ConfigSchema
 from noether.core.training import TrainingIteration, check_plan
@@ -36,6 +36,7 @@ from engine.callbacks import Callback, RunContext, default_callbacks, make_callb
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
 from engine.data.batching import build_pipeline
+from engine.data.wrappers import user_kinds
 from engine.distributed import (
     broadcast_from_main,
     gather_from_all,
@@ -137,6 +138,8 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
         issues.append(Issue("datasets", f"needs a '{TRAIN_DATASET_KEY}' dataset (got {sorted(config.datasets)})"))
     pipelines = {}
     for key, ds in config.datasets.items():
+        for path, kind, base in user_kinds(ds, f"datasets.{key}"):
+            resolved(kind, base, path)
         if ds.pipeline is not None:
             try:
                 pipelines[key] = build_pipeline(ds.pipeline, path=f"datasets.{key}.pipeline")
@@ -219,8 +222,9 @@ def with_locations(error: ConfigError, path: str | os.PathLike, overrides: Seque
     """``error`` with the ``file:line:col`` of every issue found after loading (optimizer arguments, pipeline
     stages, forward properties, ...): where its config path, or its closest written ancestor, was written."""
     composed, _ = compose_with_origins(path, overrides)
+    locate = field_locator(composed)
     return ConfigError(in_document_order([
-        issue if issue.location else Issue(issue.path, issue.message, composed.locate(config_path_steps(issue.path), True))
+        issue if issue.location else Issue(issue.path, issue.message, locate(config_path_steps(issue.path), True))
         for issue in error.issues]))
 
 

@@ -1,8 +1,9 @@
-"""Normalizers: fixed affine transforms of one property's values, built from normalizer configs.
+"""Normalizers: transforms of one property's values, built from normalizer configs.
 
-Every normalizer of Noether is an affine map ``(x + shift) * scale``, optionally after a signed ``log1p``
-(``logscale``). :func:`make_normalizer` turns a config into that map; :class:`NormalizerChain` applies
-several in order and undoes them in reverse order.
+Every built-in normalizer of Noether is an affine map ``(x + shift) * scale``, optionally after a signed
+``log1p`` (``logscale``). :func:`make_normalizer` turns a config into that map, or constructs a user's own
+:class:`NormalizerBase` subclass that a config's ``kind`` names; :class:`NormalizerChain` applies several in
+order and undoes them in reverse order.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from collections.abc import Iterable
 
 import torch
 
+from noether.core.config.kinds import resolve_kind
 from noether.core.schemas.normalizers import (
     AnyNormalizer,
     MeanStdNormalizerConfig,
+    NormalizerConfig,
     PositionNormalizerConfig,
     ShiftAndScaleNormalizerConfig,
 )
 
-__all__ = ["Normalizer", "NormalizerChain", "make_normalizer", "make_normalizer_chain"]
+__all__ = ["Normalizer", "NormalizerBase", "NormalizerChain", "make_normalizer", "make_normalizer_chain"]
 
 _MIN_STD = 1e-6
 """Noether clamps every standard deviation to at least this before taking its reciprocal."""
@@ -61,7 +64,63 @@ def from_logscale(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.expm1(x.abs())
 
 
-class Normalizer:
+class NormalizerBase:
+    """Base of normalizers: ``normalizer(x)`` normalizes one property's value, ``normalizer.inverse(y)`` undoes it.
+
+    A normalizer of your own subclasses this, implements both methods and is named by its class path in a
+    dataset's ``dataset_normalizers`` (``kind: my_project.data.LogNormalizer``); the engine constructs it with its
+    config (a :class:`~noether.core.schemas.NormalizerConfig`, or the attrs subclass the class declares as
+    ``config_schema`` for fields of its own). Noether calls this ``denormalize``; the engine calls ``inverse``.
+
+    Args:
+        config: The normalizer's config.
+
+    >>> import attrs
+    >>> from noether.core.schemas import NormalizerConfig
+    >>> @attrs.frozen(kw_only=True)
+    ... class TimesConfig(NormalizerConfig):
+    ...     factor: float
+    >>> class Times(NormalizerBase):
+    ...     config_schema = TimesConfig
+    ...     def __call__(self, x):
+    ...         return x * self.config.factor
+    ...     def inverse(self, y):
+    ...         return y / self.config.factor
+    >>> Times(TimesConfig(kind="my.Times", factor=4.0))(torch.tensor([1.0, 2.0])).tolist()
+    [4.0, 8.0]
+    """
+
+    config_schema: type = NormalizerConfig
+    """The config class of this normalizer (subclasses narrow it to their own ``NormalizerConfig`` subclass)."""
+
+    def __init__(self, config: NormalizerConfig) -> None:
+        self.config = config
+        """This normalizer's config."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize ``x`` (every subclass implements it).
+
+        Args:
+            x: The raw value of the property.
+
+        Returns:
+            The normalized value.
+        """
+        raise NotImplementedError(f"{type(self).__qualname__} must implement __call__(x)")
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`__call__` (every subclass implements it).
+
+        Args:
+            y: A normalized value.
+
+        Returns:
+            The value in the original scale.
+        """
+        raise NotImplementedError(f"{type(self).__qualname__} must implement inverse(y)")
+
+
+class Normalizer(NormalizerBase):
     """The affine map ``y = (f(x) + shift) * scale`` with ``f`` the signed log1p when ``logscale``, else identity.
 
     ``shift`` and ``scale`` are one number (applied to every element) or one number per channel (broadcast over
@@ -92,6 +151,7 @@ class Normalizer:
         bounds: tuple[float, float] | None = None,
         name: str = "Normalizer",
     ) -> None:
+        super().__init__(None)  # type: ignore[arg-type]  # built from numbers, not from one config
         shifts, scales = _values(shift), _values(scale)
         if len(shifts) != len(scales):
             raise ValueError(f"shift and scale must have the same length (got {len(shifts)} and {len(scales)})")
@@ -200,8 +260,8 @@ class NormalizerChain:
     [0.0, 1.0]
     """
 
-    def __init__(self, normalizers: Iterable[Normalizer]) -> None:
-        self.normalizers: tuple[Normalizer, ...] = tuple(normalizers)
+    def __init__(self, normalizers: Iterable[NormalizerBase]) -> None:
+        self.normalizers: tuple[NormalizerBase, ...] = tuple(normalizers)
         """The normalizers, in the order they are applied."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,8 +297,8 @@ class NormalizerChain:
         return f"NormalizerChain({list(self.normalizers)!r})"
 
 
-def make_normalizer(config: AnyNormalizer) -> Normalizer:
-    """Build the normalizer described by a normalizer config (Noether's formulas).
+def make_normalizer(config: AnyNormalizer) -> NormalizerBase:
+    """Build the normalizer described by a normalizer config (Noether's formulas for the built-in kinds).
 
     - ``MeanStdNormalizerConfig``: ``(f(x) - mean) / max(std, 1e-6)``.
     - ``ShiftAndScaleNormalizerConfig``: ``(f(x) + shift) * scale``.
@@ -247,16 +307,19 @@ def make_normalizer(config: AnyNormalizer) -> Normalizer:
       ``[-scale, scale]``. Values outside that range (beyond a relative tolerance of 1e-5 of ``scale``) raise
       ``ValueError``: the raw bounds do not cover the data.
 
-    ``f`` is the signed ``log1p`` when the config has ``logscale: true``, else the identity.
+    ``f`` is the signed ``log1p`` when the config has ``logscale: true``, else the identity. Any other kind (a
+    :class:`~noether.core.schemas.NormalizerConfig`) names a :class:`NormalizerBase` subclass, constructed with
+    the config.
 
     Args:
         config: A normalizer config.
 
     Returns:
-        A :class:`Normalizer` with ``__call__`` and ``inverse``.
+        A normalizer with ``__call__`` and ``inverse``: a :class:`Normalizer` for the built-in kinds.
 
     Raises:
         TypeError: ``config`` is not a normalizer config.
+        ConfigError: A user kind cannot be imported or is no :class:`NormalizerBase` subclass (at ``kind``).
 
     >>> from noether.core.schemas.normalizers import PositionNormalizerConfig
     >>> position = make_normalizer(PositionNormalizerConfig(raw_pos_min=(0.0, -1.0), raw_pos_max=(2.0, 1.0), scale=10.0))
@@ -293,10 +356,12 @@ def make_normalizer(config: AnyNormalizer) -> Normalizer:
                 bounds=bounds,
                 name="PositionNormalizer",
             )
+        case NormalizerConfig(kind=kind):
+            return resolve_kind(kind, NormalizerBase, path="kind")(config)
         case _:
             raise TypeError(
                 "expected a normalizer config (MeanStdNormalizerConfig, PositionNormalizerConfig, "
-                f"ShiftAndScaleNormalizerConfig) (got {type(config).__name__})"
+                f"ShiftAndScaleNormalizerConfig, NormalizerConfig) (got {type(config).__name__})"
             )
 
 
@@ -313,6 +378,6 @@ def make_normalizer_chain(configs: AnyNormalizer | Iterable[AnyNormalizer]) -> N
     >>> make_normalizer_chain(ShiftAndScaleNormalizerConfig(shift=1.0, scale=2.0))
     NormalizerChain([ShiftAndScaleNormalizer(shift=1.0, scale=2.0)])
     """
-    if isinstance(configs, (MeanStdNormalizerConfig, PositionNormalizerConfig, ShiftAndScaleNormalizerConfig)):
+    if not isinstance(configs, (tuple, list)):
         configs = (configs,)
     return NormalizerChain(make_normalizer(config) for config in configs)

@@ -11,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.data.dataset import Dataset
+from noether.core.config.kinds import resolve_kind
 from noether.core.schemas.dataset import (
     DatasetBaseConfig,
+    DatasetWrapperConfig,
+    DatasetWrappers,
     RepeatWrapperConfig,
     ShuffleWrapperConfig,
     SubsetWrapperConfig,
 )
+from noether.core.schemas.normalizers import NormalizerConfig
+
+from engine.data.dataset import Dataset
+from engine.data.normalizers import NormalizerBase
 
 __all__ = [
     "DatasetWrapper",
@@ -28,6 +34,7 @@ __all__ = [
     "build_dataset",
     "make_wrapper",
     "shuffled_indices",
+    "user_kinds",
 ]
 
 
@@ -35,13 +42,20 @@ class DatasetWrapper(Dataset):
     """Base of the wrappers: a view of ``dataset`` under an index map.
 
     Subclasses implement :meth:`source_index` (and ``__len__``); ``__getitem__`` / ``__getitems__`` map the
-    indices and ask the wrapped dataset. ``properties``, ``config``, ``normalizers`` and every other attribute
+    indices and ask the wrapped dataset. A wrapper of your own is named by its class path in a dataset's
+    ``dataset_wrappers`` (``kind: my_project.data.EveryOtherWrapper``) and constructed as ``cls(dataset, config)``
+    with its config (a :class:`~noether.core.schemas.DatasetWrapperConfig`, or the attrs subclass the class
+    declares as ``config_schema``); it calls ``super().__init__(dataset)``. ``properties``, ``config``, ``normalizers`` and every other attribute
     that the wrapper lacks come from the wrapped dataset; ``wrapper.getitem_<property>(index)`` maps the index
     too.
 
     Args:
         dataset: The dataset to wrap (an :class:`engine.data.Dataset` or another wrapper).
     """
+
+    config_schema: type = DatasetWrapperConfig
+    """The config class of a wrapper of your own (subclasses narrow it to their own ``DatasetWrapperConfig``
+    subclass)."""
 
     def __init__(self, dataset: Dataset) -> None:
         # Deliberately not Dataset.__init__: a wrapper has no getitem_ methods of its own.
@@ -351,14 +365,13 @@ class SubsetWrapper(IndexMapWrapper):
         """This wrapper's config."""
 
 
-def make_wrapper(
-    dataset: Dataset, config: RepeatWrapperConfig | ShuffleWrapperConfig | SubsetWrapperConfig, *, seed: int = 0
-) -> DatasetWrapper:
+def make_wrapper(dataset: Dataset, config: DatasetWrappers, *, seed: int = 0) -> DatasetWrapper:
     """Wrap ``dataset`` as a wrapper config says.
 
     Args:
         dataset: The dataset to wrap.
-        config: A repeat, shuffle or subset wrapper config.
+        config: A repeat, shuffle or subset wrapper config, or a :class:`~noether.core.schemas.DatasetWrapperConfig`
+            naming a :class:`DatasetWrapper` subclass of your own (constructed as ``cls(dataset, config)``).
         seed: The shuffle seed when a shuffle config's ``seed`` is ``None``.
 
     Returns:
@@ -367,6 +380,7 @@ def make_wrapper(
     Raises:
         TypeError: ``config`` is no wrapper config.
         ValueError: The wrapper cannot be applied to this dataset (see each wrapper).
+        ConfigError: A user kind cannot be imported or is no :class:`DatasetWrapper` subclass (at ``kind``).
     """
     match config:
         case RepeatWrapperConfig():
@@ -375,10 +389,12 @@ def make_wrapper(
             return ShuffleWrapper(dataset, config, default_seed=seed)
         case SubsetWrapperConfig():
             return SubsetWrapper(dataset, config)
+        case DatasetWrapperConfig(kind=kind):
+            return resolve_kind(kind, DatasetWrapper, path="kind")(dataset, config)
         case _:
             raise TypeError(
-                "expected a dataset wrapper config (RepeatWrapperConfig, ShuffleWrapperConfig, SubsetWrapperConfig) "
-                f"(got {type(config).__name__})"
+                "expected a dataset wrapper config (RepeatWrapperConfig, ShuffleWrapperConfig, SubsetWrapperConfig, "
+                f"DatasetWrapperConfig) (got {type(config).__name__})"
             )
 
 
@@ -418,3 +434,33 @@ def build_dataset(dataset_class: type[Dataset], config: DatasetBaseConfig, *, se
         except ValueError as exc:
             raise ValueError(f"dataset_wrappers[{position}]: {exc}") from exc
     return dataset
+
+
+def user_kinds(config: DatasetBaseConfig, path: str) -> list[tuple[str, str, type]]:
+    """The normalizer and wrapper classes of the user's that a dataset config names, to import and check before
+    anything is built: ``(config path, kind, required base class)`` each.
+
+    Args:
+        config: A dataset config.
+        path: The config path of the dataset, e.g. ``datasets.train``.
+
+    Returns:
+        One entry per :class:`~noether.core.schemas.NormalizerConfig` / :class:`~noether.core.schemas.DatasetWrapperConfig`.
+
+    >>> from noether.core.schemas import DatasetWrapperConfig, NormalizerConfig
+    >>> config = DatasetBaseConfig(kind="my.Points", dataset_normalizers={"x": (NormalizerConfig(kind="my.Log"),)},
+    ...                            dataset_wrappers=(DatasetWrapperConfig(kind="my.EveryOther"),))
+    >>> [(at, kind, base.__name__) for at, kind, base in user_kinds(config, "datasets.train")]
+    [('datasets.train.dataset_normalizers.x[0].kind', 'my.Log', 'NormalizerBase'), ('datasets.train.dataset_wrappers[0].kind', 'my.EveryOther', 'DatasetWrapper')]
+    """
+    found = []
+    for name, normalizers in (config.dataset_normalizers or {}).items():
+        listed = normalizers if isinstance(normalizers, tuple) else (normalizers,)
+        for index, normalizer in enumerate(listed):
+            if isinstance(normalizer, NormalizerConfig):
+                at = f"{path}.dataset_normalizers.{name}" + (f"[{index}]" if isinstance(normalizers, tuple) else "")
+                found.append((f"{at}.kind", normalizer.kind, NormalizerBase))
+    for index, wrapper in enumerate(config.dataset_wrappers or ()):
+        if isinstance(wrapper, DatasetWrapperConfig):
+            found.append((f"{path}.dataset_wrappers[{index}].kind", wrapper.kind, DatasetWrapper))
+    return found

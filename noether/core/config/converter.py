@@ -33,8 +33,9 @@ from noether.core.schemas.callbacks import (
     CallbacksConfig,
     builtin_callback_for_kind,
 )
-from noether.core.schemas.dataset import DatasetBaseConfig
+from noether.core.schemas.dataset import DatasetBaseConfig, DatasetWrapperConfig
 from noether.core.schemas.models import ModelBaseConfig
+from noether.core.schemas.normalizers import NormalizerConfig
 from noether.core.schemas.optimizers import OptimizerConfig
 from noether.core.schemas.pipeline import PipelineConfig
 from noether.core.schemas.trackers import AnyTracker
@@ -49,7 +50,8 @@ _config_class_for: contextvars.ContextVar[ConfigClassFor | None] = contextvars.C
 _lenient_components: contextvars.ContextVar[bool] = contextvars.ContextVar("lenient_components", default=False)
 """Whether user component sections are checked only for the keys their base class knows (the user's schema
 class, which may narrow them, was not imported)."""
-_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig, PipelineConfig)
+_USER_COMPONENT_BASES = (ModelBaseConfig, BaseTrainerConfig, DatasetBaseConfig, CallBackBaseConfig, PipelineConfig,
+                         NormalizerConfig, DatasetWrapperConfig)
 
 
 # ---------------------------------------------------------------------------------------------- scalars
@@ -238,20 +240,30 @@ def _kind_literal(cls: type, tag: str = "kind") -> tuple[str, ...]:
     return tuple(v for v in typing.get_args(field.type) if v is not None)
 
 
+def _takes_any_kind(cls: Any) -> bool:
+    """Whether a tagged union's member is the one for every other kind: its ``kind`` is a plain ``str`` (a user's
+    own normalizer or wrapper class, e.g.), not a ``Literal``."""
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        return False
+    field = attrs.fields_dict(attrs.resolve_types(cls)).get("kind")
+    return field is not None and field.type is str
+
+
 def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
     def factory(tp: Any) -> Callable[[Any, type], Any]:
         members = [m for m in typing.get_args(tp) if m is not type(None)]
         optional = len(members) < len(typing.get_args(tp))
         tagged = [m for m in members if _kind_literal(m)]
+        kinded = tagged + [m for m in members if _takes_any_kind(m)] if tagged else []
         if tp == CallbacksConfig or set(members) == set(typing.get_args(CallbacksConfig)):
             inner = _structure_callback
-        elif tagged and len(tagged) == len(members):
+        elif kinded and len(kinded) == len(members):
             inner = _tagged_union(members)
         elif len(members) > 1 and all(_kind_literal(m, "name") for m in members):
             inner = _tagged_union(members, "name")  # e.g. a user's union of callback configs
         elif len(tagged) > 1:
-            # e.g. ``tuple[AnyNormalizer, ...] | AnyNormalizer``: a mapping is one of the tagged classes.
-            inner = _mapping_or_other(_tagged_union(tagged), _by_runtime_type(converter, [m for m in members if m not in tagged]))
+            # e.g. ``tuple[AnyNormalizer, ...] | AnyNormalizer``: a mapping is one of the classes with a kind.
+            inner = _mapping_or_other(_tagged_union(kinded), _by_runtime_type(converter, [m for m in members if m not in kinded]))
         else:
             inner = _by_runtime_type(converter, members)
         tracker = set(members) == set(typing.get_args(AnyTracker))
@@ -282,6 +294,7 @@ def _is_disabled(value: Any) -> bool:
 
 def _tagged_union(members: list[type], tag: str = "kind") -> Callable[[Any], Any]:
     by_tag = {value: cls for cls in members for value in _kind_literal(cls, tag)}
+    any_kind = next((cls for cls in members if tag == "kind" and _takes_any_kind(cls)), None)
     hooks: dict[type, Callable] = {}
 
     def structure(value: Any) -> Any:
@@ -295,6 +308,13 @@ def _tagged_union(members: list[type], tag: str = "kind") -> Callable[[Any], Any
             cls = builtin if builtin in members else None
         if cls is None and found is None:
             raise FieldProblem(f"missing {tag}; expected one of: {', '.join(by_tag)}")
+        if cls is None and any_kind is not None:
+            kind_rule = attrs.fields_dict(any_kind)["kind"]
+            try:  # a user's class path; a kind under Noether's module is only its kind problem, not its keys'
+                kind_rule.validator(None, kind_rule, found)
+            except FieldProblem as exc:
+                raise _KindProblem(exc.message, tag) from None
+            cls = any_kind
         if cls is None:
             raise _KindProblem(f"unknown {tag} {found!r} (expected one of: {', '.join(by_tag)}){did_you_mean(found, by_tag)}", tag)
         hook = hooks.get(cls) or hooks.setdefault(cls, CONVERTER.get_structure_hook(cls))

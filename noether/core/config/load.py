@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 from ruamel.yaml import YAML
 
-from noether.core.config.converter import ConfigClassFor, structure, unstructure
+from noether.core.config.converter import DATASET_KEY_ALIASES, ConfigClassFor, Locate, structure, unstructure
 from noether.core.config.errors import ConfigError, Issue, PathKey
 from noether.core.config.resolve import resolve
-from noether.core.config.yaml import compose_with_origins
+from noether.core.config.yaml import Composed, compose_with_origins
 from noether.core.schemas.optimizers import OptimizerConfig
 from noether.core.schemas.schema import ConfigSchema
 
@@ -56,11 +56,12 @@ def load_config(
         is_field=lambda at, data: is_schema_field(_schema_for(data, schema) if import_schema else schema, at),
     )
     data = composed.data
+    locate = field_locator(composed)
     lenient = False
     if data.get(SCHEMA_KEY) is not None:
         if import_schema:
             try:
-                schema = _schema_for(data, schema, locate=composed.locate, strict=True)
+                schema = _schema_for(data, schema, locate=locate, strict=True)
             except ConfigError as exc:
                 issues = [*issues, *exc.issues]
                 lenient = True
@@ -71,13 +72,30 @@ def load_config(
     for key in [key for key in data if key not in field_names and (lenient or key in composed.referenced_roots)]:
         del data[key]  # a helper node that only feeds interpolations (Noether configs keep those at the root)
     try:
-        config = structure(data, schema, config_class_for=config_class_for, locate=composed.locate,
+        config = structure(data, schema, config_class_for=config_class_for, locate=locate,
                            lenient_components=lenient)
     except ConfigError as exc:
         raise ConfigError(in_document_order([*issues, *_not_under(exc.issues, issues)])) from None
     if issues:
         raise ConfigError(in_document_order(issues))
-    return resolve(config, locate=composed.locate)
+    return resolve(config, locate=locate)
+
+
+_ALIAS_OF_FIELD = {name: alias for alias, name in DATASET_KEY_ALIASES.items()}
+
+
+def field_locator(composed: Composed) -> Locate:
+    """``composed.locate`` for config paths: a field written under Noether's other name for it (``normalizers:`` for
+    ``dataset_normalizers``) is found where it was written."""
+
+    def locate(path: tuple[PathKey, ...], at_key: bool = True) -> str | None:
+        for index, step in enumerate(path):
+            alias = _ALIAS_OF_FIELD.get(step) if isinstance(step, str) else None
+            if alias is not None and tuple(path[: index + 1]) not in composed.origins:
+                path = (*path[:index], alias, *path[index + 1:])
+        return composed.locate(path, at_key)
+
+    return locate
 
 
 def in_document_order(issues: Sequence[Issue]) -> list[Issue]:

@@ -19,6 +19,7 @@ from noether.core.schemas.callbacks import (
 )
 from noether.core.schemas.dataset import (
     DatasetBaseConfig,
+    DatasetWrapperConfig,
     DatasetWrappers,
     RepeatWrapperConfig,
     ShuffleWrapperConfig,
@@ -36,6 +37,7 @@ from noether.core.schemas.models import ModelBaseConfig
 from noether.core.schemas.normalizers import (
     AnyNormalizer,
     MeanStdNormalizerConfig,
+    NormalizerConfig,
     PositionNormalizerConfig,
     ShiftAndScaleNormalizerConfig,
 )
@@ -87,6 +89,7 @@ __all__ = [
     "CosineIncreasingScheduleConfig",
     "CustomScheduleConfig",
     "DatasetBaseConfig",
+    "DatasetWrapperConfig",
     "DatasetWrappers",
     "DecreasingProgressScheduleConfig",
     "EmaCallbackConfig",
@@ -100,6 +103,7 @@ __all__ = [
     "MultiStagePipelineConfig",
     "MetricEarlyStopperConfig",
     "ModelBaseConfig",
+    "NormalizerConfig",
     "OfflineLossCallbackConfig",
     "OnlineLossCallbackConfig",
     "OptimizerConfig",

@@ -8,6 +8,7 @@ as one ``InvalidFields`` error, so a user sees all problems of an object in a si
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -161,6 +162,37 @@ def value_rule(check: Callable[[Any], Any]) -> Callable[[Any, Any, Any], None]:
             raise FieldProblem(str(exc), attribute.name) from None
 
     validate.__doc__ = check.__doc__
+    return validate
+
+
+def own_class_kind(builtin_kinds: tuple[str, ...], reserved_prefix: str, what: str) -> Callable[[Any, Any, Any], None]:
+    """A ``kind`` rule: one of ``builtin_kinds``, or the dotted class path of a ``what`` of the user's own (outside
+    Noether's ``reserved_prefix``, where only the built-in kinds exist); the engine imports that class and checks
+    its base. ``None`` passes (a field that infers its kind).
+
+    >>> @attrs.frozen
+    ... class Widget:
+    ...     kind: str = attrs.field(validator=own_class_kind(("noether.a.Builtin",), "noether.a.", "widget"))
+    >>> Widget("my_project.MyWidget").kind
+    'my_project.MyWidget'
+    >>> Widget("noether.a.Bultin")
+    Traceback (most recent call last):
+    ...
+    noether.core.schemas._checks.FieldProblem: must be one of 'noether.a.Builtin', or the class path of a widget of your own (got 'noether.a.Bultin'); did you mean 'noether.a.Builtin'?
+    """
+
+    def validate(_instance: Any, attribute: Any, value: Any) -> None:
+        if value is None or value in builtin_kinds:
+            return
+        if isinstance(value, str) and "." in value.strip(".") and not value.startswith(reserved_prefix):
+            return
+        listed = ", ".join(repr(kind) for kind in builtin_kinds)
+        by_name = {kind.rpartition(".")[2]: kind for kind in builtin_kinds}  # compared by class name alone
+        close = [by_name[name] for name in difflib.get_close_matches(str(value).rpartition(".")[2], by_name, n=1, cutoff=0.6)]
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise FieldProblem(f"must be one of {listed}, or the class path of a {what} of your own (got {value!r}){hint}",
+                           attribute.name)
+
     return validate
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from noether.core.schemas._checks import FieldProblem, at_least, in_closed_interval, run_object_checks
+from noether.core.schemas._checks import FieldProblem, at_least, in_closed_interval, own_class_kind, run_object_checks
 from noether.core.schemas.normalizers import AnyNormalizer
 from noether.core.schemas.pipeline import PipelineConfig
 
@@ -70,8 +70,24 @@ class SubsetWrapperConfig:
                 raise FieldProblem(f"{start} must be less than {end} (got {low!r} >= {high!r})")
 
 
-DatasetWrappers = RepeatWrapperConfig | ShuffleWrapperConfig | SubsetWrapperConfig
-"""Any dataset wrapper config, selected by its ``kind``."""
+WRAPPER_KINDS = (_PREFIX + "RepeatWrapper", _PREFIX + "ShuffleWrapper", _PREFIX + "SubsetWrapper")
+"""The built-in dataset wrapper kinds (Noether's class paths)."""
+
+
+@attrs.frozen(kw_only=True)
+class DatasetWrapperConfig:
+    """A dataset wrapper class of your own: ``kind`` is its class path, a subclass of ``engine.data.DatasetWrapper``
+    that the engine constructs as ``cls(dataset, config)``. The class may declare ``config_schema``, an attrs
+    subclass of ``DatasetWrapperConfig`` with its own fields; without one, ``kind`` is the only key."""
+
+    kind: str = attrs.field(validator=own_class_kind(WRAPPER_KINDS, _PREFIX, "dataset wrapper"))
+    """The class path of the wrapper, e.g. ``my_project.data.EveryOtherWrapper`` (not under Noether's wrapper
+    module, where only the built-in kinds exist)."""
+
+
+DatasetWrappers = RepeatWrapperConfig | ShuffleWrapperConfig | SubsetWrapperConfig | DatasetWrapperConfig
+"""Any dataset wrapper config, selected by its ``kind``: a built-in one, or :class:`DatasetWrapperConfig` (or the
+subclass its class declares) for any other class path."""
 
 
 @attrs.frozen(kw_only=True)

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from noether.core.schemas._checks import FieldProblem, greater_than, run_object_checks
+from noether.core.schemas._checks import FieldProblem, greater_than, own_class_kind, run_object_checks
 
 _PREFIX = "noether.data.preprocessors.normalizers."
 
@@ -100,5 +100,29 @@ class ShiftAndScaleNormalizerConfig:
                 raise FieldProblem(f"must be > 0 (got {value!r})", field)
 
 
-AnyNormalizer = MeanStdNormalizerConfig | PositionNormalizerConfig | ShiftAndScaleNormalizerConfig
-"""Any normalizer config, selected by its ``kind``."""
+NORMALIZER_KINDS = (
+    _PREFIX + "MeanStdNormalization",
+    _PREFIX + "PositionNormalizer",
+    _PREFIX + "ShiftAndScaleNormalizer",
+)
+"""The built-in normalizer kinds (Noether's class paths)."""
+
+
+@attrs.frozen(kw_only=True)
+class NormalizerConfig:
+    """A normalizer class of your own: ``kind`` is its class path, a subclass of ``engine.data.NormalizerBase``
+    that the engine constructs with this config. The class may declare ``config_schema``, an attrs subclass of
+    ``NormalizerConfig`` with its own fields (``@attrs.frozen(kw_only=True)``); without one, ``kind`` is the only
+    key."""
+
+    kind: str = attrs.field(validator=own_class_kind(NORMALIZER_KINDS, _PREFIX, "normalizer"))
+    """The class path of the normalizer, e.g. ``my_project.data.LogNormalizer`` (not under Noether's normalizer
+    module, where only the built-in kinds exist)."""
+
+
+BuiltinNormalizer = MeanStdNormalizerConfig | PositionNormalizerConfig | ShiftAndScaleNormalizerConfig
+"""The built-in normalizer configs."""
+
+AnyNormalizer = BuiltinNormalizer | NormalizerConfig
+"""Any normalizer config, selected by its ``kind``: a built-in one, or :class:`NormalizerConfig` (or the subclass
+its class declares) for any other class path."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Literal
 
 import attrs
 
-from noether.core.schemas._checks import FieldProblem, at_least, finite, greater_than, run_object_checks
+from noether.core.schemas._checks import (
+    FieldProblem,
+    at_least,
+    finite,
+    greater_than,
+    own_class_kind,
+    run_object_checks,
+)
 from noether.core.schemas.schedules import AnyScheduleConfig
 
 LR_SCALE_MODIFIER = "noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier"
@@ -43,23 +49,11 @@ def is_custom_modifier(kind: str | None) -> bool:
     return kind is not None and kind not in MODIFIER_KINDS
 
 
-def _check_modifier_kind(attribute: Any, value: Any) -> None:
-    if value is None or value in MODIFIER_KINDS:
-        return
-    if isinstance(value, str) and "." in value.strip(".") and not value.startswith(MODIFIER_MODULE):
-        return  # a class of the user's; the engine imports it and checks its base class
-    listed = ", ".join(repr(kind) for kind in MODIFIER_KINDS)
-    close = difflib.get_close_matches(str(value), MODIFIER_KINDS, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise FieldProblem(f"must be one of {listed}, or the class path of a modifier of your own (got {value!r}){hint}",
-                       attribute.name)
-
-
 @attrs.frozen(kw_only=True)
 class ParamGroupModifierConfig:
     """Configuration for a parameter group modifier: an lr scale or a weight decay for one named parameter."""
 
-    kind: str | None = attrs.field(default=None, validator=lambda _i, a, v: _check_modifier_kind(a, v))
+    kind: str | None = attrs.field(default=None, validator=own_class_kind(MODIFIER_KINDS, MODIFIER_MODULE, "modifier"))
     """The modifier class: ``noether.core.optimizer.param_group_modifiers.LrScaleByNameModifier``,
     ``...WeightDecayByNameModifier``, or the class path of a subclass of ``engine.optimizer.ParamGroupModifier``
     (Noether's ``ParamGroupModifierBase``), which is constructed with this config. ``None``: inferred from whether

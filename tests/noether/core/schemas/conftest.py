@@ -20,6 +20,7 @@ from noether.core.schemas import (
     CosineIncreasingScheduleConfig,
     CustomScheduleConfig,
     DatasetBaseConfig,
+    DatasetWrapperConfig,
     DecreasingProgressScheduleConfig,
     EmaCallbackConfig,
     FixedEarlyStopperConfig,
@@ -32,6 +33,7 @@ from noether.core.schemas import (
     MetricEarlyStopperConfig,
     MultiStagePipelineConfig,
     ModelBaseConfig,
+    NormalizerConfig,
     OfflineLossCallbackConfig,
     OnlineLossCallbackConfig,
     OptimizerConfig,
@@ -92,6 +94,7 @@ EXAMPLES: dict[type, dict] = {
     DatasetBaseConfig: DATASET,
     StandardDatasetConfig: {**DATASET, "root": "/data/poisson", "split": "train"},
     RepeatWrapperConfig: {"repetitions": 2},
+    DatasetWrapperConfig: {"kind": "my_project.data.EveryOtherWrapper"},
     ShuffleWrapperConfig: {},
     SubsetWrapperConfig: {"indices": [0, 2, 4]},
     # initializers
@@ -105,6 +108,7 @@ EXAMPLES: dict[type, dict] = {
     ParamGroupModifierConfig: {"name": "backbone.cls_token", "value": 0.0},
     # normalizers
     MeanStdNormalizerConfig: {"mean": [0.0, 1.0], "std": [1.0, 2.0]},
+    NormalizerConfig: {"kind": "my_project.data.LogNormalizer"},
     PositionNormalizerConfig: {"raw_pos_min": [0.0, 0.0], "raw_pos_max": [1.0, 2.0]},
     ShiftAndScaleNormalizerConfig: {"shift": 0.0, "scale": 2.0},
     # schedules

@@ -9,6 +9,7 @@ import inspect
 import io
 import textwrap
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -28,7 +29,9 @@ from noether.core.schemas import (
     ConfigSchema,
     ConstantScheduleConfig,
     DatasetBaseConfig,
+    DatasetWrapperConfig,
     DatasetWrappers,
+    NormalizerConfig,
     OptimizerConfig,
     PeriodicBoolScheduleConfig,
     SlurmConfig,
@@ -51,6 +54,11 @@ TAGGED_UNIONS = {
     "DatasetWrappers": DatasetWrappers,
 }
 """The unions discriminated by ``kind``."""
+
+OPEN_UNIONS = {"AnyNormalizer": (AnyNormalizer, NormalizerConfig, "normalizer"),
+               "DatasetWrappers": (DatasetWrappers, DatasetWrapperConfig, "dataset wrapper")}
+"""The unions whose member with a plain ``str`` kind takes any class path of the user's: union, member, what."""
+OPEN_MEMBERS = {member for _, member, _ in OPEN_UNIONS.values()}
 
 UNION_MEMBERS = [(name, member) for name, union in TAGGED_UNIONS.items() for member in typing.get_args(union)]
 
@@ -84,6 +92,11 @@ def kind_of(cls: type) -> str:
     """The single ``kind`` literal of a tagged config class."""
     (kind,) = typing.get_args(attrs.fields_dict(attrs.resolve_types(cls))["kind"].type)
     return kind
+
+
+def tagged(member: type, example: Callable[[type], dict]) -> dict:
+    """A member's example with its ``kind`` literal (the example of an open member carries its own kind)."""
+    return example(member) if member in OPEN_MEMBERS else {"kind": kind_of(member), **example(member)}
 
 
 def field_docstrings(cls: type) -> dict[str, str]:
@@ -220,12 +233,12 @@ def test_lists_become_tuples(cls, example):
 @pytest.mark.parametrize(("union", "member"), UNION_MEMBERS, ids=lambda v: v if isinstance(v, str) else v.__name__)
 def test_union_dispatches_on_kind(union, member, example):
     """A mapping with a member's ``kind`` literal structures, against its union, into that member."""
-    config = structure({"kind": kind_of(member), **example(member)}, TAGGED_UNIONS[union])
+    config = structure(tagged(member, example), TAGGED_UNIONS[union])
     assert type(config) is member
     assert config == structure(example(member), member)
 
 
-@pytest.mark.parametrize("union", TAGGED_UNIONS)
+@pytest.mark.parametrize("union", [name for name in TAGGED_UNIONS if name not in OPEN_UNIONS])
 def test_union_rejects_unknown_kind(union):
     """An unknown ``kind`` gives one issue at ``kind`` that lists every allowed kind."""
     kinds = ", ".join(kind_of(member) for member in typing.get_args(TAGGED_UNIONS[union]))
@@ -234,6 +247,37 @@ def test_union_rejects_unknown_kind(union):
     (issue,) = info.value.issues
     assert issue.message.startswith("unknown kind")
     assert str(info.value) == f"kind: unknown kind 'my_project.Unknown' (expected one of: {kinds})"
+
+
+@pytest.mark.parametrize("union", OPEN_UNIONS)
+def test_open_union_takes_a_class_path_of_your_own(union):
+    """Normalizers and wrappers accept any dotted class path outside Noether's module, as Noether does: the
+    member with a plain ``str`` kind (the engine imports the class and checks its base)."""
+    tp, member, _ = OPEN_UNIONS[union]
+    config = structure({"kind": "my_project.data.Mine"}, tp)
+    assert (type(config), config.kind) == (member, "my_project.data.Mine")
+
+
+@pytest.mark.parametrize("union", OPEN_UNIONS)
+@pytest.mark.parametrize("kind", ["Mine", "noether.data.Q", ""])
+def test_open_union_rejects_kinds_that_are_no_class_path_of_your_own(union, kind):
+    """A kind without a dot, or one in Noether's own modules that is no built-in kind, is one issue at ``kind``
+    listing the built-in kinds; nothing else of the mapping is reported."""
+    tp, _, what = OPEN_UNIONS[union]
+    builtins = ", ".join(repr(kind_of(m)) for m in typing.get_args(tp) if m not in OPEN_MEMBERS)
+    if kind == "noether.data.Q":
+        kind = kind_of(typing.get_args(tp)[0]).rpartition(".")[0] + ".Q"  # in Noether's module of the built-ins
+    assert error_text({"kind": kind, "unknown": 1}, tp) == (
+        f"kind: must be one of {builtins}, or the class path of a {what} of your own (got {kind!r})")
+
+
+@pytest.mark.parametrize("union", OPEN_UNIONS)
+def test_open_union_suggests_the_builtin_kind(union):
+    """A misspelt built-in kind, or a built-in class name alone, gets the full built-in kind suggested."""
+    tp, _, _ = OPEN_UNIONS[union]
+    first = kind_of(typing.get_args(tp)[0])
+    for wrong in (first[:-1], first.rpartition(".")[2]):
+        assert error_text({"kind": wrong}, tp).endswith(f"(got {wrong!r}); did you mean {first!r}?")
 
 
 def test_union_suggests_close_kind():
@@ -246,17 +290,19 @@ def test_union_suggests_close_kind():
 @pytest.mark.parametrize("member", typing.get_args(AnyNormalizer), ids=lambda cls: cls.__name__)
 def test_dataset_accepts_a_single_normalizer_of_every_kind(member, example):
     """A dataset's per-source normalizer may be one mapping instead of a list, of any normalizer kind."""
-    normalizer = {"kind": kind_of(member), **example(member)}
+    normalizer = tagged(member, example)
     config = structure({"kind": "my_project.data.Dataset", "dataset_normalizers": {"x": normalizer}}, DatasetBaseConfig)
     assert config.dataset_normalizers == {"x": structure(example(member), member)}
 
 
 def test_dataset_single_normalizer_with_unknown_kind_lists_the_kinds():
-    """A single per-source normalizer with a wrong ``kind`` gives one ``unknown kind`` issue at its kind."""
-    kinds = ", ".join(kind_of(member) for member in typing.get_args(AnyNormalizer))
-    data = {"kind": "my_project.data.Dataset", "dataset_normalizers": {"x": {"kind": "my_project.Unknown"}}}
+    """A single per-source normalizer with a wrong built-in ``kind`` gives one issue at its kind."""
+    kinds = ", ".join(repr(kind_of(member)) for member in typing.get_args(AnyNormalizer) if member not in OPEN_MEMBERS)
+    wrong = "noether.data.preprocessors.normalizers.MeanStdNormalisation"
+    data = {"kind": "my_project.data.Dataset", "dataset_normalizers": {"x": {"kind": wrong, "mean": 0.0}}}
     assert error_text(data, DatasetBaseConfig) == (
-        f"dataset_normalizers.x.kind: unknown kind 'my_project.Unknown' (expected one of: {kinds})"
+        f"dataset_normalizers.x.kind: must be one of {kinds}, or the class path of a normalizer of your own (got {wrong!r}); "
+        "did you mean 'noether.data.preprocessors.normalizers.MeanStdNormalization'?"
     )
 
 
