@@ -6,9 +6,7 @@ written as YAML (a trainer with six callbacks of different kinds, an optimizer w
 modifiers, a learning-rate and a weight-decay schedule, a model, two datasets with wrappers and
 normalizers, a tracker and a ``slurm`` section):
 
-(a) ``noether.core.config.structure(data, ConfigSchema)`` on the already parsed dict (the converter's generated
-    fast path, ``noether/core/config/_fast.py``), and (a0) the same with the slow path only (the converter's
-    hooks, which the fast path falls back to and must agree with);
+(a) ``noether.core.config.structure(data, ConfigSchema)`` on the already parsed dict (the converter's hooks);
 (b) ``noether.core.config.load_config(path)`` end to end (parse, compose, structure, resolve);
 (c) parsing the YAML text alone with ruamel's safe C loader;
 (d) ``model_validate(data)`` of the same schema written with pydantic v2 (strict scalars, no extra keys,
@@ -17,7 +15,8 @@ normalizers, a tracker and a ``slurm`` section):
 and the time of ``import noether`` / ``import noether.core.config`` in a fresh interpreter.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_config.py`` (``--profile`` adds a cProfile of ``structure``;
-``--quick`` uses fewer repetitions).
+``--quick`` uses fewer repetitions; ``--baseline REV`` also times (a) and (b) of the ``noether`` package of git
+revision ``REV``, in fresh interpreters alternating with this tree's, to compare a change side by side).
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 from ruamel.yaml import YAML
 
-from noether.core.config import ConfigError, _fast, compose, load_config, structure, unstructure
+from noether.core.config import ConfigError, compose, load_config, structure, unstructure
 from noether.core.schemas import ConfigSchema
 
 # ----------------------------------------------------------------------------------------------- the config
@@ -902,7 +901,7 @@ def profile_structure(data: dict, calls: int = 2000) -> str:
     """cProfile of ``structure``: every function of converter.py by cumulative time, then the top by own time."""
     from noether.core.config import converter
 
-    ours = (converter.__file__, _fast.__file__)
+    ours = (converter.__file__,)
     copies = [copy.deepcopy(data) for _ in range(calls)]
     profiler = cProfile.Profile()
     gc.collect()
@@ -918,13 +917,11 @@ def profile_structure(data: dict, calls: int = 2000) -> str:
     lines = [f"cProfile of {calls} x structure(data, ConfigSchema): {total_s / calls * 1e6:.0f} µs per call under the "
              "profiler (which inflates Python-call-heavy code); per structure() call:",
              "",
-             "converter.py, _fast.py and the generated fast-path functions by cumulative time:",
+             "converter.py by cumulative time:",
              f"  {'calls':>6} {'own µs':>8} {'cum µs':>8}  function (line)"]
-    rows = [(key, value) for key, value in stats.stats.items() if key[0] in ours or key[0].startswith("<fast structure")]
+    rows = [(key, value) for key, value in stats.stats.items() if key[0] in ours]
     for (file, line, func), (_, ncalls, tottime, cumtime, _) in sorted(rows, key=lambda r: -r[1][3]):
         where = names.get(line, func) if file == converter.__file__ else func
-        if file.startswith("<fast structure"):
-            where = f"generated for {file.removeprefix('<fast structure ').rstrip('>').rsplit('.', 1)[-1]}"
         lines.append(f"  {ncalls / calls:6.1f} {tottime / calls * 1e6:8.1f} {cumtime / calls * 1e6:8.1f}  "
                      f"{where} ({pathlib.Path(file).name if file in ours else 'exec'}:{line})")
     lines += ["", "all functions by own time (top 15):", f"  {'calls':>6} {'own µs':>8} {'cum µs':>8}  function"]
@@ -957,6 +954,53 @@ def construction_plan(config: Any) -> list[tuple[type, dict]]:
     return plan
 
 
+# ------------------------------------------------------------------------------------------------ baseline
+TIMING_SNIPPET = r"""
+import copy, pathlib, statistics, sys, tempfile, time
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]  # an editable install of this tree
+sys.path.insert(0, sys.argv[1])
+from noether.core.config import compose, load_config, structure
+from noether.core.schemas import ConfigSchema
+assert pathlib.Path(sys.modules["noether"].__file__).is_relative_to(sys.argv[1]), "imported the wrong noether"
+path = pathlib.Path(tempfile.mkdtemp()) / "bench.yaml"
+path.write_text(sys.stdin.read(), encoding="utf-8")
+data = compose(path)
+def per_call(call, make, number):
+    items = make(number)
+    start = time.perf_counter()
+    for item in items:
+        call(item)
+    return (time.perf_counter() - start) / number * 1e6
+for _ in range(2):
+    load_config(path), structure(copy.deepcopy(data), ConfigSchema)
+a = statistics.median(per_call(lambda d: structure(d, ConfigSchema), lambda n: [copy.deepcopy(data) for _ in range(n)], 200) for _ in range(5))
+b = statistics.median(per_call(lambda _: load_config(path), lambda n: [None] * n, 50) for _ in range(5))
+print(a, b)
+"""
+
+
+def compare_with_revision(revision: str, repeats: int) -> None:
+    """Time (a) and (b) for this tree and for ``noether/`` at a git revision, alternating fresh interpreters."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", revision, "noether"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {f"{revision}": pathlib.Path(tmp), "this tree": root}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+        for _ in range(repeats):
+            for name, tree in trees.items():
+                out = subprocess.run([sys.executable, "-c", TIMING_SNIPPET, str(tree)], input=CONFIG_YAML, text=True,
+                                     capture_output=True, check=True).stdout
+                a, b = map(float, out.split())
+                times[name].append((a, b))
+    (old_a, old_b), (new_a, new_b) = ([statistics.median(t[i] for t in times[name]) for i in (0, 1)] for name in trees)
+    print(f"side by side with {revision} ({repeats} alternating interpreters each, medians):")
+    print(f"  (a) structure:   {old_a:8.1f} µs -> {new_a:8.1f} µs ({new_a / old_a:.3f}x)")
+    print(f"  (b) load_config: {old_b:8.1f} µs -> {new_b:8.1f} µs ({new_b / old_b:.3f}x; target <= 1.05x: "
+          f"{'MET' if new_b <= 1.05 * old_b else 'NOT MET'})")
+    print()
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main() -> None:
     quick = "--quick" in sys.argv
@@ -968,6 +1012,8 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs "
           f"({platform.processor() or 'unknown processor'})")
     print()
+    if "--baseline" in sys.argv:
+        compare_with_revision(sys.argv[sys.argv.index("--baseline") + 1], repeats=3 if quick else 7)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "bench.yaml"
@@ -1005,16 +1051,9 @@ def main() -> None:
             for cls, fields in plan:
                 cls(**fields)
 
-        def structure_slowly(d: dict) -> Any:
-            with _fast.slow_path_only():
-                return structure(d, ConfigSchema)
-
-        assert structure_slowly(copy.deepcopy(data)) == ours, "the fast and the slow path must agree"
-
         results = measure_all(
             {
                 "(a) structure(data, ConfigSchema)": (lambda d: structure(d, ConfigSchema), copies),
-                "(a0) the same, slow path only": (structure_slowly, copies),
                 "(b) load_config(path), end to end": (lambda _: load_config(path), same),
                 "(c) YAML parse alone (safe C loader)": (lambda _: safe.load(CONFIG_YAML), same),
                 "(d) pydantic ConfigSchemaP.model_validate(data)": (ConfigSchemaP.model_validate, copies),
@@ -1035,7 +1074,7 @@ def main() -> None:
         print(f"{label:<{label_width}} | {result['median']:>10.1f} | {result['min']:>10.1f} | {ratio:>25.2f}x | "
               f"{result['rounds']}x{result['number']}")
     print("median and min over rounds (interleaved across operations) of the mean time per call; ratio = median / "
-          "median of (d).\n(a), (a0), (d) get a fresh deep copy of the parsed dict per call, made before the timed loop. "
+          "median of (d).\n(a), (d) get a fresh deep copy of the parsed dict per call, made before the timed loop. "
           "(e): attrs __init__,\nfield validators and object checks alone, the floor of (a). (f), (g): the way back, "
           "for context.")
     print()

@@ -21,7 +21,6 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
-from noether.core.config import _fast
 from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean, format_path
 from noether.core.schemas import _checks
 from noether.core.schemas._checks import FieldProblem, InvalidFields
@@ -63,26 +62,29 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+# Each checks the exact type first: the common case costs one comparison.
 def _structure_int(value: Any, _: type) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     raise FieldProblem(f"expected an integer (got {_describe(value)})")
 
 
 def _structure_float(value: Any, _: type) -> float:
+    if type(value) is float:
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise FieldProblem(f"expected a number (got {_describe(value)})")
 
 
 def _structure_bool(value: Any, _: type) -> bool:
-    if isinstance(value, bool):
+    if value is True or value is False:
         return value
     raise FieldProblem(f"expected true or false (got {_describe(value)})")
 
 
 def _structure_str(value: Any, _: type) -> str:
-    if isinstance(value, str):
+    if type(value) is str or isinstance(value, str):
         return value
     raise FieldProblem(f"expected a string (got {_describe(value)})")
 
@@ -172,7 +174,7 @@ def _make_sequence_hook(converter: cattrs.Converter, make: type) -> Callable[[An
         item_hook = converter.get_structure_hook(item_type)
 
         def structure(value: Any, _: type) -> Any:
-            if not isinstance(value, (list, tuple, set, frozenset)):
+            if type(value) is not list and not isinstance(value, (list, tuple, set, frozenset)):
                 raise FieldProblem(f"expected a list (got {_describe(value)})")
             try:  # fast path; on any error, redo item by item to collect every error with its index
                 return make([item_hook(item, item_type) for item in value])
@@ -191,7 +193,7 @@ def _make_dict_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
         value_hook = converter.get_structure_hook(value_type)
 
         def structure(value: Any, _: type) -> Any:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
             if key_type is not str or all(type(key) is str for key in value):
                 try:  # fast path; on any error, redo key by key to collect every error with its key
@@ -255,9 +257,7 @@ def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
         optional = len(members) < len(typing.get_args(tp))
         tagged = [m for m in members if _kind_literal(m)]
         kinded = tagged + [m for m in members if _takes_any_kind(m)] if tagged else []
-        if tp == CallbacksConfig or set(members) == set(typing.get_args(CallbacksConfig)):
-            inner = _structure_callback
-        elif kinded and len(kinded) == len(members):
+        if kinded and len(kinded) == len(members):
             inner = _tagged_union(members)
         elif len(members) > 1 and all(_kind_literal(m, "name") for m in members):
             inner = _tagged_union(members, "name")  # e.g. a user's union of callback configs
@@ -266,23 +266,45 @@ def _union_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
             inner = _mapping_or_other(_tagged_union(kinded), _by_runtime_type(converter, [m for m in members if m not in kinded]))
         else:
             inner = _by_runtime_type(converter, members)
-        tracker = set(members) == set(typing.get_args(AnyTracker))
         if optional and len(members) == 1:
             # ``X | None``, by far the most common union: no dispatch on the data needed.
             member = members[0]
             member_hook = converter.get_structure_hook(member)
             return lambda value, _: None if value is None else member_hook(value, member)
+        return _nullable(inner, optional)
 
-        def structure(value: Any, _: type) -> Any:
-            if value is None:
-                if optional:
-                    return None
-                raise FieldProblem("must not be null")
-            if tracker and _is_disabled(value):
+    return factory
+
+
+def _nullable(inner: Callable[[Any], Any], optional: bool) -> Callable[[Any, type], Any]:
+    """A union's hook: ``None`` for an optional union (an error otherwise), anything else through ``inner``."""
+
+    def structure(value: Any, _: type) -> Any:
+        if value is None:
+            if optional:
                 return None
-            return inner(value)
+            raise FieldProblem("must not be null")
+        return inner(value)
 
-        return structure
+    return structure
+
+
+def _is_union_of(union: Any) -> Callable[[Any], bool]:
+    """A predicate for ``union`` and its optional form (``CallbacksConfig | None``), for a hook of its own."""
+    members = set(typing.get_args(union))
+    return lambda tp: _is_union(tp) and set(typing.get_args(tp)) - {type(None)} == members
+
+
+def _callbacks_hook(tp: Any) -> Callable[[Any, type], Any]:
+    """The built-in callback union: a built-in by ``name`` or Noether's kind string, else a user callback."""
+    return _nullable(_structure_callback, type(None) in typing.get_args(tp))
+
+
+def _tracker_hook(converter: cattrs.Converter) -> Callable[[Any], Callable]:
+    def factory(tp: Any) -> Callable[[Any, type], Any]:
+        """The tracker union, plus ``disabled`` / ``{}`` for no tracking."""
+        tagged = _tagged_union([m for m in typing.get_args(tp) if m is not type(None)])
+        return _nullable(lambda value: None if _is_disabled(value) else tagged(value), type(None) in typing.get_args(tp))
 
     return factory
 
@@ -406,14 +428,19 @@ def _mapping_or_other(for_mappings: Callable[[Any], Any], for_others: Callable[[
 def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callable[[Any], Any]:
     """Untagged unions of scalars and containers (``int | str``, ``float | tuple[float, ...]``): pick by the data."""
     expected = " or ".join(_type_name(m) for m in members)
+    chosen: dict[type, tuple[Any, Callable[[Any, Any], Any] | None]] = {}  # per Python type of the value
 
     def structure(value: Any) -> Any:
-        member = _runtime_member(members, value)
-        if member is None:
+        choice = chosen.get(type(value))
+        if choice is None:
+            member = _runtime_member(members, value)
+            choice = chosen[type(value)] = (member, None if member is None else converter.get_structure_hook(member))
+        member, hook = choice
+        if hook is None:
             if Any in members:  # free-form values (e.g. a dataset's pipeline) pass through as written
                 return value
             raise FieldProblem(f"expected {expected} (got {_describe(value)})")
-        return converter.structure(value, member)
+        return hook(value, member)
 
     return structure
 
@@ -421,8 +448,7 @@ def _by_runtime_type(converter: cattrs.Converter, members: list[type]) -> Callab
 def _runtime_member(members: list[Any], value: Any) -> Any:
     """The member of an untagged union that ``value`` is structured as, or ``None`` when none accepts it.
 
-    The choice depends on the kind of ``value`` only (never on its content), so the fast path can
-    tabulate it per Python type.
+    The choice depends on the kind of ``value`` only (never on its content), so unions cache it per Python type.
     """
 
     def accepts(member: Any) -> bool:
@@ -459,6 +485,9 @@ def _type_name(tp: Any) -> str:
 def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
     def factory(cls: type) -> Callable[[Any, type], Any]:
         attrs.resolve_types(cls)
+        # The plain generated function builds valid data; when it fails, the detailed one (slower, it collects
+        # every problem) runs on the same data to say what is wrong, so errors are exactly the detailed ones.
+        plain = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=False)
         generated = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True)
         fields = attrs.fields(cls)
         names = {field.name for field in fields}
@@ -468,14 +497,8 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
         known_keys = {field.alias or field.name for field in fields}
         if "__attrs_attrs__" not in cls.__dict__:
             return _undecorated_subclass(cls)
-        fast = _fast.structure_fn(cls)
 
         def structure(value: Any, _: type) -> Any:
-            if fast is not None and _fast.enabled():
-                try:  # the generated function accepts or raises; the slow path below is the specification
-                    return fast(value)
-                except Exception:  # noqa: BLE001, S110
-                    pass
             if type(value) is not dict and not isinstance(value, Mapping):
                 raise FieldProblem(f"expected a mapping (got {_describe(value)})")
             if aliases and any(alias in value for alias in aliases):
@@ -491,6 +514,10 @@ def _attrs_hook(converter: cattrs.Converter) -> Callable[[type], Callable]:
                     return converter.structure(value, narrowed)
             if takes_extras:
                 value = _fold_optimizer_kwargs(value, names)
+            try:
+                return plain(value, cls)
+            except Exception:  # noqa: BLE001, S110 - the detailed function below reports it
+                pass
             try:
                 return generated(value, cls)
             except Exception as exc:  # noqa: BLE001 - re-raised with every problem of this object
@@ -651,6 +678,9 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(_is_frozenset, _make_sequence_hook(converter, frozenset))
     converter.register_structure_hook_factory(_is_dict, _make_dict_hook(converter))
     converter.register_structure_hook_factory(_is_union, _union_hook(converter))
+    # Unions with a rule of their own, registered by type (later registrations take precedence).
+    converter.register_structure_hook_factory(_is_union_of(CallbacksConfig), _callbacks_hook)
+    converter.register_structure_hook_factory(_is_union_of(AnyTracker), _tracker_hook(converter))
     converter.register_structure_hook_factory(_is_discriminated, _discriminated_hook)
     converter.register_structure_hook_factory(attrs.has, _attrs_hook(converter))
     converter.register_unstructure_hook_factory(attrs.has, _unstructure_attrs(converter))
