@@ -23,7 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean, format_path
 from noether.core.schemas import _checks
-from noether.core.schemas._checks import FieldProblem, InvalidFields
+from noether.core.schemas._checks import FieldProblem, InvalidFields, frozen_value
 from noether.core.schemas.callbacks import (
     BUILTIN_CALLBACKS,
     CallBackBaseConfig,
@@ -592,13 +592,8 @@ def _fold_optimizer_kwargs(value: Mapping, names: set[str]) -> dict:
     if not extras:
         return dict(value)
     folded = {key: item for key, item in value.items() if key in names}
-    folded["optimizer_kwargs"] = {**value.get("optimizer_kwargs", {}), **{k: _frozen(v) for k, v in extras.items()}}
+    folded["optimizer_kwargs"] = {**value.get("optimizer_kwargs", {}), **{k: frozen_value(v) for k, v in extras.items()}}
     return folded
-
-
-def _frozen(value: Any) -> Any:
-    """Lists in free-form values become tuples, like every list of a config."""
-    return tuple(_frozen(item) for item in value) if isinstance(value, list) else value
 
 
 def _structured_fields(converter: cattrs.Converter, cls: type, value: Mapping) -> dict[str, Any]:

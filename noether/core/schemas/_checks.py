@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -194,6 +194,20 @@ def own_class_kind(builtin_kinds: tuple[str, ...], reserved_prefix: str, what: s
                            attribute.name)
 
     return validate
+
+
+def frozen_value(value: Any) -> Any:
+    """A free-form value (``Any`` in a schema) made immutable like the rest of a config: every list, at any depth
+    and inside mappings too, becomes a tuple.
+
+    >>> frozen_value({"betas": [0.9, [1, 2]], "name": "x"})
+    {'betas': (0.9, (1, 2)), 'name': 'x'}
+    """
+    if isinstance(value, list | tuple):
+        return tuple(frozen_value(item) for item in value)
+    if isinstance(value, Mapping):
+        return {key: frozen_value(item) for key, item in value.items()}
+    return value
 
 
 def exactly_one_set(instance: Any, names: tuple[str, ...]) -> FieldProblem | None:

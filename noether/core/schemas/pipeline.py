@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from noether.core.schemas._checks import FieldProblem
+from noether.core.schemas._checks import FieldProblem, frozen_value
 
 
 @attrs.frozen(kw_only=True)
@@ -33,18 +33,9 @@ def _stage_specs(_instance: Any, attribute: Any, stages: Any) -> None:
                                f"(got {found})", f"{attribute.name}[{index}]")
 
 
-def _frozen_value(value: Any) -> Any:
-    """A stage argument with every list (at any depth) as a tuple, so the config stays immutable."""
-    if isinstance(value, list | tuple):
-        return tuple(_frozen_value(item) for item in value)
-    if isinstance(value, Mapping):
-        return {key: _frozen_value(item) for key, item in value.items()}
-    return value
-
-
 def _frozen_stages(stages: Any) -> Any:
     """Field converter: the stage list as a tuple of stage mappings whose lists are tuples."""
-    return tuple(_frozen_value(stage) for stage in stages) if isinstance(stages, list | tuple) else stages
+    return tuple(frozen_value(stage) for stage in stages) if isinstance(stages, list | tuple) else stages
 
 
 @attrs.frozen(kw_only=True)
