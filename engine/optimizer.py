@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -18,15 +17,10 @@ import torch
 from noether.core.config.kinds import resolve_kind
 from noether.core.config.errors import ConfigError, Issue, did_you_mean
 from noether.core.optimizer import ParamGroupPlan, explain_param_groups, plan_param_groups
-from noether.core.schedules import make_schedule
 from noether.core.schemas.optimizers import OptimizerConfig, is_custom_modifier
+from noether.core.training import UpdateSchedules
 
 __all__ = ["OptimizerWrapper"]
-
-Position = Callable[[str], tuple[int, int]]
-"""``position(interval) -> (step, total_steps)`` of the current update for a schedule counting in ``interval``
-(``"update"`` or ``"epoch"``)."""
-
 
 def _signature(optimizer_class: type) -> tuple[dict[str, inspect.Parameter], bool]:
     """The keyword arguments an optimizer class accepts after ``params``, and whether it takes ``**kwargs``."""
@@ -112,6 +106,8 @@ class OptimizerWrapper:
         model: The module whose parameters are optimized.
         config: The optimizer config (resolved, so schedules have their ``max_value``).
         path: The config path of ``config``, used in error messages.
+        schedules: The config's schedules bound to the run's plan (``noether.core.training.bind_schedules``),
+            which :meth:`schedule_step` follows; needed only when the config has a schedule.
 
     Raises:
         ConfigError: If ``kind`` is unset, cannot be imported or is not an optimizer; an argument is unknown to
@@ -125,7 +121,8 @@ class OptimizerWrapper:
         {'default': {'lr': 0.001, 'weight_decay': 0.05}, 'weight_decay=0': {'lr': 0.001, 'weight_decay': 0.0}}
     """
 
-    def __init__(self, model: torch.nn.Module, config: OptimizerConfig, *, path: str = "model.optimizer_config") -> None:
+    def __init__(self, model: torch.nn.Module, config: OptimizerConfig, *, path: str = "model.optimizer_config",
+                 schedules: UpdateSchedules | None = None) -> None:
         self.config = config
         self.path = path
         issues: list[Issue] = []
@@ -202,10 +199,8 @@ class OptimizerWrapper:
             raise ConfigError([Issue(path, f"{config.kind} rejected its arguments ({given}): {exc}")]) from None
         self.param_names: list[str] = [name for group in self.plan for name in group.param_names]
 
-        self._lr_schedule = config.schedule_config
-        self._weight_decay_schedule = config.weight_decay_schedule
-        # (total_steps, step -> value) of the last run length seen, so schedule_step never rebuilds a schedule.
-        self._curves: dict[tuple[int, int], Callable[[int], float]] = {}
+        self.schedules = schedules or UpdateSchedules()
+        """The schedules ``schedule_step`` follows (bound to the run's plan)."""
         self._bind_groups()
 
     def _bind_groups(self) -> None:
@@ -220,40 +215,41 @@ class OptimizerWrapper:
     @property
     def has_lr_schedule(self) -> bool:
         """Whether ``config.schedule_config`` drives the learning rate."""
-        return self._lr_schedule is not None
+        return self.config.schedule_config is not None
 
     @property
     def has_weight_decay_schedule(self) -> bool:
         """Whether ``config.weight_decay_schedule`` drives the weight decay of the scheduled groups."""
-        return self._weight_decay_schedule is not None
+        return self.config.weight_decay_schedule is not None
 
-    def schedule_step(self, position: Position) -> None:
-        """Set every group's lr (and scheduled weight decay) for the update at ``position``.
+    def schedule_step(self, update: int) -> None:
+        """Set every group's lr (and scheduled weight decay) for the update with index ``update``.
 
-        ``lr = lr_scale * lr_schedule(step, total_steps)``; the weight-decay schedule's value (absolute, no scale)
-        goes to the groups whose plan has ``weight_decay_scheduled``. Without a schedule nothing changes (the
-        constant ``lr_scale * config.lr`` was set at construction). A schedule function is built once per run length.
+        ``lr = lr_scale * schedules.lr(update)``; the weight-decay schedule's value (absolute, no scale) goes to the
+        groups whose plan has ``weight_decay_scheduled``. Without a schedule nothing changes (the constant
+        ``lr_scale * config.lr`` was set at construction).
 
         Args:
-            position: ``position(interval) -> (step, total_steps)`` for ``interval`` ``"update"`` or ``"epoch"``.
+            update: The index of the update about to run (absolute, 0-based).
+
+        Raises:
+            RuntimeError: The config has a schedule but none was bound (construct with ``schedules=``).
         """
-        if self._lr_schedule is not None:
-            value = self._value(self._lr_schedule, position)
+        lr, weight_decay = self.schedules.lr, self.schedules.weight_decay
+        if lr is not None:
+            value = lr(update)
             for group, lr_scale in self._lr_groups:
                 group["lr"] = lr_scale * value
-        if self._weight_decay_schedule is not None:
-            value = self._value(self._weight_decay_schedule, position)
+        elif self.config.schedule_config is not None:
+            raise RuntimeError(f"{self.path}.schedule_config is not bound to a run: construct the OptimizerWrapper with "
+                               "schedules=noether.core.training.bind_schedules(config, plan)")
+        if weight_decay is not None:
+            value = weight_decay(update)
             for group in self._weight_decay_groups:
                 group["weight_decay"] = value
-
-    def _value(self, schedule: Any, position: Position) -> float:
-        """The schedule's value at ``position``; its curve is built once per run length (``total_steps``)."""
-        step, total_steps = position(schedule.interval)
-        key = (id(schedule), total_steps)
-        curve = self._curves.get(key)
-        if curve is None:
-            curve = self._curves[key] = make_schedule(schedule, total_steps)
-        return curve(step)
+        elif self.config.weight_decay_schedule is not None:
+            raise RuntimeError(f"{self.path}.weight_decay_schedule is not bound to a run: construct the OptimizerWrapper "
+                               "with schedules=noether.core.training.bind_schedules(config, plan)")
 
     def step(self, grad_scaler: torch.amp.GradScaler | None = None) -> None:
         """Clip the gradients and take one optimizer step; nothing at all when no parameter has a gradient.

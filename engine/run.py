@@ -29,7 +29,7 @@ from noether.core.config.kinds import declared_config_class, resolve_kind
 from noether.core.config.load import field_locator, in_document_order
 from noether.core.config.yaml import compose_with_origins
 from noether.core.schemas import ConfigSchema
-from noether.core.training import TrainingIteration, check_plan
+from noether.core.training import TrainingIteration, TrainingPlan, bind_schedules, check_plan
 
 from engine import environment
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
@@ -164,13 +164,15 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
     return datasets, model, trainer
 
 
-def build_optimizers(model: torch.nn.Module) -> dict[str, OptimizerWrapper]:
-    """One ``OptimizerWrapper`` per trained (sub)model; every optimizer problem at once."""
+def build_optimizers(model: torch.nn.Module, plan: TrainingPlan) -> dict[str, OptimizerWrapper]:
+    """One ``OptimizerWrapper`` per trained (sub)model, its schedules bound to ``plan``; every optimizer problem
+    at once."""
     optimizers, issues = {}, []
     for name, leaf in trained_models(model).items():
         path = "model.optimizer_config" if leaf is model else f"model.{name.split('.', 1)[-1]}.optimizer_config"
         try:
-            optimizers[name] = OptimizerWrapper(leaf, leaf.optimizer_config, path=path)
+            optimizers[name] = OptimizerWrapper(leaf, leaf.optimizer_config, path=path,
+                                                schedules=bind_schedules(leaf.optimizer_config, plan))
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:
@@ -244,7 +246,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     plan = check_plan(config, len(datasets[TRAIN_DATASET_KEY]), world_size())
     # model initializers (weights from earlier runs) apply to new runs; a resume loads its own checkpoint
     initial_optimizer_states = {} if resume_from else apply_model_initializers(model, pathlib.Path(config.output_path))
-    optimizers = build_optimizers(model)
+    optimizers = build_optimizers(model, plan)
     for name, state in initial_optimizer_states.items():
         optimizers[name].load_state_dict(state)
     callbacks = make_callbacks(config.trainer.callbacks)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
-from functools import partial
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -287,9 +286,8 @@ def train(
         micro_batches = prefetch_to_device(micro_batches, device)
     for update in range(loop.iteration.update, plan.total_updates):
         # 1. learning rate and weight decay of this update
-        position = partial(plan.schedule_position, update)
         for optimizer in optimizers:
-            optimizer.schedule_step(position)
+            optimizer.schedule_step(update)
         # 2. micro-batches: forward, weighted backward, tracking
         started = time.perf_counter()
         data_wait, summed_items, uses_sums, finite = 0.0, 0, False, None

@@ -17,6 +17,8 @@ from noether.core.schemas.optimizers import (
     ParamGroupModifierConfig,
 )
 from noether.core.schemas.schedules import LinearDecreasingScheduleConfig, LinearIncreasingScheduleConfig
+from noether.core.schemas.trainers import BaseTrainerConfig
+from noether.core.training import TrainingPlan, bind_schedules, plan_training
 
 
 class Example(torch.nn.Module):
@@ -124,41 +126,61 @@ def test_extra_arguments_reach_the_optimizer():
     assert tuple(wrapper.optimizer.defaults["betas"]) == (0.8, 0.9) and wrapper.optimizer.defaults["eps"] == 1e-6
 
 
-def position_at(update: tuple[int, int], epoch: tuple[int, int] = (0, 1)):
-    return lambda interval: {"update": update, "epoch": epoch}[interval]
+def plan_of(updates: int, updates_per_epoch: int) -> TrainingPlan:
+    """A run of ``updates`` updates of 2 samples, ``updates_per_epoch`` per epoch."""
+    trainer = BaseTrainerConfig(kind="t", max_updates=updates, effective_batch_size=2)
+    return plan_training(trainer, dataset_length=2 * updates_per_epoch)
+
+
+def bound(model: torch.nn.Module, config: OptimizerConfig, plan: TrainingPlan) -> OptimizerWrapper:
+    """The wrapper as the engine builds it: schedules bound to the run's plan."""
+    return OptimizerWrapper(model, config, schedules=bind_schedules(config, plan))
 
 
 def test_schedule_step_sets_scaled_lr_and_scheduled_weight_decay():
-    """lr = lr_scale * schedule value at the given position; the weight-decay schedule drives only scheduled groups."""
+    """lr = lr_scale * schedule value at the update; the weight-decay schedule (by epoch) drives only scheduled groups."""
     config = adamw(
         schedule_config=LinearDecreasingScheduleConfig(max_value=1e-3, end_value=0.0),
         weight_decay_schedule=LinearIncreasingScheduleConfig(start_value=0.0, max_value=0.1, interval="epoch"),
         param_group_modifiers_config=(lr_scale("fc.weight", 0.5), weight_decay("cls_token", 0.0)),
     )
-    wrapper = OptimizerWrapper(Example(), config)
+    wrapper = bound(Example(), config, plan_of(updates=5, updates_per_epoch=2))  # 3 epochs, the last one partial
     assert wrapper.has_lr_schedule and wrapper.has_weight_decay_schedule
-    wrapper.schedule_step(position_at(update=(1, 5), epoch=(1, 3)))
+    wrapper.schedule_step(2)  # update 2 of 5, epoch 1 of 3
     assert wrapper.current_values() == {
-        "weight_decay=0": {"lr": pytest.approx(7.5e-4), "weight_decay": 0.0},
-        "default": {"lr": pytest.approx(7.5e-4), "weight_decay": pytest.approx(0.05)},
-        "lr_scale=5.0e-01": {"lr": pytest.approx(3.75e-4), "weight_decay": pytest.approx(0.05)},
+        "weight_decay=0": {"lr": pytest.approx(5e-4), "weight_decay": 0.0},
+        "default": {"lr": pytest.approx(5e-4), "weight_decay": pytest.approx(0.05)},
+        "lr_scale=5.0e-01": {"lr": pytest.approx(2.5e-4), "weight_decay": pytest.approx(0.05)},
     }
-    wrapper.schedule_step(position_at(update=(4, 5), epoch=(2, 3)))
+    wrapper.schedule_step(4)  # the last update, in the last epoch
     values = wrapper.current_values()
     assert values["default"] == {"lr": 0.0, "weight_decay": pytest.approx(0.1)}
     assert values["weight_decay=0"]["weight_decay"] == 0.0
-    # A different run length (e.g. after resume with more updates) rebuilds the schedule.
-    wrapper.schedule_step(position_at(update=(4, 9), epoch=(2, 3)))
-    assert wrapper.current_values()["lr_scale=5.0e-01"]["lr"] == pytest.approx(0.5 * 1e-3 * 4 / 8)
+    # Another run length (e.g. a resume with more updates) is another plan, bound anew.
+    longer = bound(Example(), config, plan_of(updates=9, updates_per_epoch=2))
+    longer.schedule_step(4)
+    assert longer.current_values()["lr_scale=5.0e-01"]["lr"] == pytest.approx(0.5 * 1e-3 * 4 / 8)
 
 
 def test_without_schedule_lr_is_constant():
     """Without a schedule, schedule_step leaves lr_scale * lr from construction in place."""
     wrapper = OptimizerWrapper(Example(), adamw(param_group_modifiers_config=(lr_scale("fc.weight", 0.1),)))
     before = wrapper.current_values()
-    wrapper.schedule_step(position_at(update=(3, 10)))
+    wrapper.schedule_step(3)
     assert wrapper.current_values() == before
     assert before["lr_scale=1.0e-01"]["lr"] == pytest.approx(1e-4)
+
+
+def test_a_schedule_that_was_not_bound_is_an_error():
+    """A config with a schedule and a wrapper built without ``schedules=`` cannot follow it: one clear error."""
+    wrapper = OptimizerWrapper(Example(), adamw(schedule_config=LinearDecreasingScheduleConfig(max_value=1e-3)))
+    before = wrapper.current_values()
+    with pytest.raises(RuntimeError) as info:
+        wrapper.schedule_step(0)
+    assert str(info.value) == (
+        "model.optimizer_config.schedule_config is not bound to a run: construct the OptimizerWrapper with "
+        "schedules=noether.core.training.bind_schedules(config, plan)")
+    assert wrapper.current_values() == before
 
 
 def clipped_by_hand(clip_grad_value: float | None, clip_grad_norm: float | None) -> tuple[list, list]:

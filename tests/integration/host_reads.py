@@ -73,12 +73,11 @@ class HostReads:
         original_schedule_step = OptimizerWrapper.schedule_step
         seen: set[int] = set()
 
-        def schedule_step(wrapper: OptimizerWrapper, position: Any) -> None:
-            update = position("update")[0]  # the update's 0-based index: one window per update, any optimizers
-            if update not in seen:
+        def schedule_step(wrapper: OptimizerWrapper, update: int) -> None:
+            if update not in seen:  # the update's 0-based index: one window per update, any optimizers
                 seen.add(update)
                 self.updates.append([])
-            return original_schedule_step(wrapper, position)
+            return original_schedule_step(wrapper, update)
 
         self._patch(OptimizerWrapper, "schedule_step", schedule_step)
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from noether.core.schedules.dispatch import make_schedule
 from noether.core.schemas import OptimizerConfig
+from noether.core.training.schedules import per_update
 
 
 @attrs.frozen(kw_only=True)
@@ -29,14 +29,11 @@ class GroupCurve:
     """Weight decay used by update ``u`` at index ``u``."""
 
 
-def _curve(schedule, constant: float, plan, scale: float = 1.0) -> tuple[float, ...]:
+def _curve(schedule, constant: float, plan) -> tuple[float, ...]:
     if schedule is None:
-        return (constant * scale,) * plan.total_updates
-    interval = schedule.interval
-    total = plan.schedule_position(0, interval)[1]
-    values = make_schedule(schedule, total)
-    position = plan.schedule_position
-    return tuple(scale * values(position(update, interval)[0]) for update in range(plan.total_updates))
+        return (constant,) * plan.total_updates
+    value_at = per_update(schedule, plan)  # what the run's optimizer is given, so the preview is the run
+    return tuple(value_at(update) for update in range(plan.total_updates))
 
 
 def group_curves(model: str, config: OptimizerConfig, groups: Sequence, plan) -> list[GroupCurve]:
