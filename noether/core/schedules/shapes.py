@@ -203,92 +203,6 @@ def progress_value(
     return start_value + progress(step, total_steps) * (end_value - start_value)
 
 
-def decreasing(
-    step: int,
-    total_steps: int,
-    *,
-    max_value: float,
-    end_value: float,
-    progress: Shape = linear_progress,
-    exclude_first: bool = False,
-    exclude_last: bool = False,
-) -> float:
-    """Decrease from ``max_value`` to ``end_value`` along a progress curve (Noether's decreasing schedules).
-
-    Formula: ``max + progress(k', T') * (end - max)``, with ``k'``, ``T'`` as in ``progress_value``.
-
-    Args:
-        step: The step ``k``, at least 0; ``k >= T`` holds the last value.
-        total_steps: The number of steps ``T``, at least 1.
-        max_value: The value at the first step.
-        end_value: The value at the last step, at most ``max_value``.
-        progress: The progress curve, e.g. ``linear_progress`` or ``cosine_progress``.
-        exclude_first: Never emit ``max_value``.
-        exclude_last: Never emit ``end_value``.
-
-    Returns:
-        The value at step ``k``.
-
-    Raises:
-        ValueError: If ``step < 0`` or ``total_steps < 1``.
-
-    >>> [decreasing(k, 5, max_value=1.0, end_value=0.0, progress=cosine_progress) for k in (0, 2, 4)]
-    [1.0, 0.5, 0.0]
-    """
-    return progress_value(
-        step,
-        total_steps,
-        start_value=max_value,
-        end_value=end_value,
-        progress=progress,
-        exclude_first=exclude_first,
-        exclude_last=exclude_last,
-    )
-
-
-def increasing(
-    step: int,
-    total_steps: int,
-    *,
-    start_value: float,
-    max_value: float,
-    progress: Shape = linear_progress,
-    exclude_first: bool = False,
-    exclude_last: bool = False,
-) -> float:
-    """Increase from ``start_value`` to ``max_value`` along a progress curve (Noether's increasing schedules).
-
-    Formula: ``start + progress(k', T') * (max - start)``, with ``k'``, ``T'`` as in ``progress_value``.
-
-    Args:
-        step: The step ``k``, at least 0; ``k >= T`` holds the last value.
-        total_steps: The number of steps ``T``, at least 1.
-        start_value: The value at the first step.
-        max_value: The value at the last step, at least ``start_value``.
-        progress: The progress curve, e.g. ``linear_progress`` or ``cosine_progress``.
-        exclude_first: Never emit ``start_value``.
-        exclude_last: Never emit ``max_value``.
-
-    Returns:
-        The value at step ``k``.
-
-    Raises:
-        ValueError: If ``step < 0`` or ``total_steps < 1``.
-
-    >>> [increasing(k, 3, start_value=0.0, max_value=1.0, exclude_first=True) for k in range(3)]
-    [0.3333333333333333, 0.6666666666666666, 1.0]
-    """
-    return progress_value(
-        step,
-        total_steps,
-        start_value=start_value,
-        end_value=max_value,
-        progress=progress,
-        exclude_first=exclude_first,
-        exclude_last=exclude_last,
-    )
-
-
 def step_decreasing(
     step: int,
     total_steps: int,
@@ -325,10 +239,10 @@ def step_decreasing(
     [1.0, 1.0, 0.5, 0.5]
     """
     progress = partial(step_progress, factor=factor, interval=decreases_interval)
-    return decreasing(
+    return progress_value(
         step,
         total_steps,
-        max_value=max_value,
+        start_value=max_value,
         end_value=end_value,
         progress=progress,
         exclude_first=exclude_first,
@@ -481,7 +395,7 @@ def periodic_bool(
 def linear_warmup(step: int, total_steps: int, *, start_value: float, max_value: float) -> float:
     """Noether's linear warmup: rises towards ``max_value`` and stops one step short of it.
 
-    Formula: ``increasing(k, T, linear, exclude_first=(start == 0), exclude_last=True)``, i.e.
+    Formula: ``progress_value(k, T, linear, exclude_first=(start == 0), exclude_last=True)``, i.e.
     ``max * (k + 1) / (T + 1)`` when ``start == 0`` (a zero value would waste a step) and
     ``start + (max - start) * k / T`` otherwise. The peak is the first value of what follows.
 
@@ -500,11 +414,11 @@ def linear_warmup(step: int, total_steps: int, *, start_value: float, max_value:
     >>> [linear_warmup(k, 3, start_value=0.0, max_value=1.0) for k in range(3)]
     [0.25, 0.5, 0.75]
     """
-    return increasing(
+    return progress_value(
         step,
         total_steps,
         start_value=start_value,
-        max_value=max_value,
+        end_value=max_value,
         exclude_first=start_value == 0,
         exclude_last=True,
     )
@@ -530,7 +444,7 @@ def cosine_decay(step: int, total_steps: int, *, max_value: float, end_value: fl
     >>> [cosine_decay(k, 3, max_value=1.0, end_value=0.0) for k in range(3)]
     [1.0, 0.5, 0.0]
     """
-    return decreasing(step, total_steps, max_value=max_value, end_value=end_value, progress=cosine_progress)
+    return progress_value(step, total_steps, start_value=max_value, end_value=end_value, progress=cosine_progress)
 
 
 def linear_decay(step: int, total_steps: int, *, max_value: float, end_value: float) -> float:
@@ -553,7 +467,7 @@ def linear_decay(step: int, total_steps: int, *, max_value: float, end_value: fl
     >>> [linear_decay(k, 3, max_value=1.0, end_value=0.0) for k in range(3)]
     [1.0, 0.5, 0.0]
     """
-    return decreasing(step, total_steps, max_value=max_value, end_value=end_value)
+    return progress_value(step, total_steps, start_value=max_value, end_value=end_value)
 
 
 def warmup_span(

@@ -15,8 +15,6 @@ from noether.core.schedules import (
     cosine_decay,
     cosine_progress,
     custom,
-    decreasing,
-    increasing,
     linear_decay,
     linear_progress,
     linear_warmup,
@@ -45,8 +43,8 @@ SHAPES = {
     "polynomial_progress": partial(polynomial_progress, power=2.0),
     "step_progress": partial(step_progress, factor=0.5, interval=0.25),
     "progress_value": partial(progress_value, start_value=2.0, end_value=1.0, exclude_first=True),
-    "decreasing": partial(decreasing, max_value=1.0, end_value=0.1, progress=cosine_progress),
-    "increasing": partial(increasing, start_value=0.1, max_value=1.0, exclude_last=True),
+    "progress_value down": partial(progress_value, start_value=1.0, end_value=0.1, progress=cosine_progress),
+    "progress_value up": partial(progress_value, start_value=0.1, end_value=1.0, exclude_last=True),
     "step_decreasing": partial(step_decreasing, max_value=1.0, factor=0.5, decreases_interval=0.25),
     "step_fixed": partial(step_fixed, start_value=1.0, factor=0.5, steps=(0.3, 0.6)),
     "step_interval": partial(step_interval, start_value=1.0, factor=0.5, update_interval=0.25),
@@ -129,15 +127,8 @@ def test_progress_curves(shape: partial, total_steps: int, expected: list[float]
 )
 def test_exclude_flags(exclude_first: bool, exclude_last: bool, expected: list[float]) -> None:
     """exclude_last stretches the curve by a step; exclude_first also starts it one step in (reference 1.3)."""
-    shape = partial(decreasing, max_value=1.0, end_value=0.0, exclude_first=exclude_first, exclude_last=exclude_last)
+    shape = partial(progress_value, start_value=1.0, end_value=0.0, exclude_first=exclude_first, exclude_last=exclude_last)
     assert [shape(k, 5) for k in range(5)] == pytest.approx(expected, rel=EXACT, abs=1e-15)
-
-
-def test_decreasing_and_increasing_are_progress_value() -> None:
-    """decreasing and increasing are progress_value from max to end and from start to max."""
-    for k in range(7):
-        assert decreasing(k, 7, max_value=3.0, end_value=1.0) == progress_value(k, 7, start_value=3.0, end_value=1.0)
-        assert increasing(k, 7, start_value=1.0, max_value=3.0) == progress_value(k, 7, start_value=1.0, end_value=3.0)
 
 
 def test_step_decreasing_towards_an_end_value() -> None:
