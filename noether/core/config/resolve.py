@@ -47,29 +47,44 @@ def resolve(config: Any, *, locate: Locate | None = None) -> Any:
     def problem(path: tuple[PathKey, ...], message: str) -> None:
         issues.append(Issue(format_path(path), message, locate(path, True) if locate else None))
 
-    resolved = _rebuild(config, (), lambda optimizer, path: _resolve_optimizer(optimizer, path, problem))
+    resolved = map_optimizer_configs(config, lambda optimizer, path: _resolve_optimizer(optimizer, path, problem))
     if issues:
         raise ConfigError(issues)
     return resolved
 
 
-def _rebuild(node: Any, path: tuple[PathKey, ...], visit: Callable[[Any, tuple], Any]) -> Any:
-    """Rebuild the tree bottom-up, replacing each ``OptimizerConfig`` by ``visit``'s result."""
+def optimizer_configs(config: Any) -> list[tuple[tuple[PathKey, ...], OptimizerConfig]]:
+    """Every ``OptimizerConfig`` in a config tree (attrs objects, tuples, lists, dicts), with its path, in order.
+
+    >>> from noether.core.schemas import ModelBaseConfig, OptimizerConfig
+    >>> model = ModelBaseConfig(kind="m", name="m", optimizer_config=OptimizerConfig(lr=0.1))
+    >>> [path for path, _ in optimizer_configs({"model": model})]
+    [('model', 'optimizer_config')]
+    """
+    found: list[tuple[tuple[PathKey, ...], OptimizerConfig]] = []
+    map_optimizer_configs(config, lambda optimizer, path: found.append((path, optimizer)) or optimizer)
+    return found
+
+
+def map_optimizer_configs(node: Any, visit: Callable[[Any, tuple], Any], path: tuple[PathKey, ...] = ()) -> Any:
+    """The tree rebuilt bottom-up with each ``OptimizerConfig`` replaced by ``visit(optimizer, path)`` (the one
+    walk over a config for its optimizers; unchanged parts are the same objects)."""
+    _rebuild = lambda value, at: map_optimizer_configs(value, visit, at)  # noqa: E731
     if isinstance(node, OptimizerConfig):
         return visit(node, path)
     if attrs.has(type(node)):
         changes = {}
         for field in attrs.fields(type(node)):
             value = getattr(node, field.name)
-            new = _rebuild(value, (*path, field.name), visit)
+            new = _rebuild(value, (*path, field.name))
             if new is not value:
                 changes[field.name] = new
         return attrs.evolve(node, **changes) if changes else node
-    if isinstance(node, tuple):
-        items = tuple(_rebuild(item, (*path, index), visit) for index, item in enumerate(node))
+    if isinstance(node, (tuple, list)):
+        items = tuple(_rebuild(item, (*path, index)) for index, item in enumerate(node))
         return items if any(a is not b for a, b in zip(items, node)) else node
     if isinstance(node, dict):
-        items = {key: _rebuild(value, (*path, key), visit) for key, value in node.items()}
+        items = {key: _rebuild(value, (*path, key)) for key, value in node.items()}
         return items if any(items[key] is not node[key] for key in node) else node
     return node
 

@@ -7,12 +7,12 @@ before the first update; ``check_plan`` plans the run and reports every problem 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from noether.core.config.errors import ConfigError, Issue, PathKey, format_path
+from noether.core.config.resolve import optimizer_configs
 from noether.core.schedules import make_schedule
 from noether.core.schemas.optimizers import OptimizerConfig
 from noether.core.schemas.schedules import (
@@ -25,27 +25,6 @@ from noether.core.training.plan import TrainingPlan, plan_training
 
 _SCHEDULE_FIELDS = (("schedule_config", "lr"), ("weight_decay_schedule", "weight_decay"))
 """Each schedule field of an optimizer config, with the optimizer field its ``max_value`` defaults to."""
-
-
-def _optimizers(node: Any, path: tuple[PathKey, ...] = ()) -> Iterator[tuple[tuple[PathKey, ...], OptimizerConfig]]:
-    """Every ``OptimizerConfig`` in a config tree (attrs objects, tuples, lists, dicts), with its path, in order.
-
-    >>> from noether.core.schemas.models import ModelBaseConfig
-    >>> model = ModelBaseConfig(kind="m", name="m", optimizer_config=OptimizerConfig(lr=0.1))
-    >>> [path for path, _ in _optimizers({"model": model})]
-    [('model', 'optimizer_config')]
-    """
-    if isinstance(node, OptimizerConfig):
-        yield path, node
-    elif attrs.has(type(node)):
-        for field in attrs.fields(type(node)):
-            yield from _optimizers(getattr(node, field.name), (*path, field.name))
-    elif isinstance(node, (tuple, list)):
-        for index, item in enumerate(node):
-            yield from _optimizers(item, (*path, index))
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            yield from _optimizers(value, (*path, key))
 
 
 def _check_schedule(
@@ -116,7 +95,7 @@ def schedule_issues(config_schema: Any, plan: TrainingPlan) -> list[Issue]:
     ["model.optimizer_config.schedule_config.warmup_steps: must not exceed the run's 100 updates (got 200)"]
     """
     issues: list[Issue] = []
-    for path, optimizer in _optimizers(config_schema):
+    for path, optimizer in optimizer_configs(config_schema):
         for field, default_name in _SCHEDULE_FIELDS:
             schedule = getattr(optimizer, field)
             if schedule is not None:
