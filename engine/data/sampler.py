@@ -7,7 +7,6 @@ samples, whether the run started at 0 or resumed at ``u``. That is what makes mi
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -15,30 +14,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from engine.data.batching import EvalBatchSampler, KeyedIndices, PipelineBatches, batch_as_is
+from engine.data.batching import EvalBatchSampler, KeyedIndices, PipelineBatches, batch_as_is, mix_seed
 from engine.data.collate import collate
 from engine.data.dataset import Dataset
 
 __all__ = ["UpdateBatchSampler", "epoch_order", "make_eval_loader", "make_train_loader", "mix_seed"]
-
-
-def mix_seed(*parts: int | str) -> int:
-    """A 63-bit seed derived from several values (BLAKE2b of their text), stable across platforms and versions.
-
-    Different tuples give unrelated seeds: ``(1, 0)`` and ``(0, 1)`` do not collide the way ``seed + epoch``
-    would.
-
-    Args:
-        *parts: The values the seed depends on, e.g. ``("epoch", seed, epoch)``.
-
-    Returns:
-        An integer in ``[0, 2**63)``.
-
-    >>> mix_seed("epoch", 0, 1) == mix_seed("epoch", 0, 1) != mix_seed("epoch", 1, 0)
-    True
-    """
-    text = ":".join(str(part) for part in parts).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1
 
 
 def epoch_order(dataset_length: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
