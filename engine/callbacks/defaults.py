@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from noether.core.schemas import BaseTrainerConfig
-from noether.core.training import Interval, TrainingIteration, TrainingPlan
+from noether.core.training import Interval, TrainingIteration, TrainingPlan, default_intervals
 
 from engine.callbacks.base import Callback, PeriodicCallback
 from engine.callbacks.online_loss import OnlineLossCallback, item_weights
@@ -171,32 +171,6 @@ class LrCallback(PeriodicCallback):
                 add(f"optim/lr/{model_name}/{group}", values["lr"], iteration)
                 if optimizer.has_weight_decay_schedule:
                     add(f"optim/wd/{model_name}/{group}", values["weight_decay"], iteration)
-
-
-DEFAULT_INTERVAL_FLOOR = 25
-"""The default log and track intervals are at least this many updates (or the whole run when it is shorter)."""
-
-
-def default_intervals(config: BaseTrainerConfig, plan: TrainingPlan) -> tuple[Interval, Interval]:
-    """The log interval (printing) and the track interval (tracker scalars) of the default callbacks.
-
-    ``log_every_n_*`` / ``track_every_n_*`` when set. Otherwise every ``max(total // 100, floor)`` and
-    ``max(total // 500, floor)`` updates with ``floor = min(25, total)``: Noether's densities for long runs, but
-    never more often than every 25 updates (Lightning logs every 50 by default), and at least once in a shorter
-    run. Logging costs about as much as a small model's update; at this density the default callbacks and
-    TensorBoard stay within 5% of a hand-written loop for a 0.8 ms update (``benchmarks/bench_engine_overhead.py``).
-    """
-    total = plan.total_updates - plan.start.update
-    floor = min(DEFAULT_INTERVAL_FLOOR, max(total, 1))
-    log = Interval(every_n_epochs=config.log_every_n_epochs, every_n_updates=config.log_every_n_updates,
-                   every_n_samples=config.log_every_n_samples)
-    track = Interval(every_n_epochs=config.track_every_n_epochs, every_n_updates=config.track_every_n_updates,
-                     every_n_samples=config.track_every_n_samples)
-    if log == Interval():
-        log = Interval(every_n_updates=max(total // 100, floor))
-    if track == Interval():
-        track = Interval(every_n_updates=max(total // 500, floor))
-    return log, track
 
 
 def default_callbacks(config: BaseTrainerConfig, plan: TrainingPlan, device: torch.device,

@@ -7,7 +7,7 @@ schedules into ``update -> value`` functions for it. ``TrainingIteration`` is a 
 """
 
 from noether.core.training.checks import check_plan, schedule_issues
-from noether.core.training.intervals import Interval
+from noether.core.training.intervals import Interval, default_intervals
 from noether.core.training.iteration import TrainingIteration
 from noether.core.training.plan import TrainingPlan, plan_training
 from noether.core.training.schedules import UpdateSchedules, bind_schedules, per_update
@@ -19,6 +19,7 @@ __all__ = [
     "UpdateSchedules",
     "bind_schedules",
     "check_plan",
+    "default_intervals",
     "per_update",
     "plan_training",
     "schedule_issues",
