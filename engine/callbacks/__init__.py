@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from noether.core.config import ConfigError, Issue
-from noether.core.schemas import CallBackBaseConfig
+from noether.core.schemas.callbacks import BUILTIN_CALLBACKS
 
 from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
 from engine.callbacks.best_checkpoint import BestCheckpointCallback
@@ -28,26 +28,28 @@ BUILTIN: dict[str, type[Callback]] = {
 }
 """Callback classes by the ``name`` their configs carry."""
 
+BY_CONFIG_CLASS: dict[type, type[Callback]] = {BUILTIN_CALLBACKS[name]: cls for name, cls in BUILTIN.items()}
+"""Callback classes by their config class: what ``make_callbacks`` looks a structured config up by."""
+
 
 def make_callbacks(configs: Sequence[Any] | None, *, path: str = "trainer.callbacks") -> list[Callback]:
-    """Build the configured callbacks in order: built-ins by their config's ``name``, user callbacks by
-    ``kind`` (a subclass of ``engine.callbacks.Callback`` constructed with its config).
+    """Build the configured callbacks in order: built-ins by their config's class (the structured config already
+    says which callback it is), user callbacks by ``kind`` (a subclass of ``engine.callbacks.Callback`` constructed
+    with its config).
 
     Raises:
         ConfigError: every callback whose class cannot be found or is not a ``Callback``, at once.
     """
     callbacks, issues = [], []
     for index, config in enumerate(configs or ()):
-        name = getattr(config, "name", None)
         try:
-            if name in BUILTIN and (type(config) is not CallBackBaseConfig):
-                cls = BUILTIN[name]
-            elif getattr(config, "kind", None):
+            cls = BY_CONFIG_CLASS.get(type(config))
+            if cls is None and getattr(config, "kind", None):
                 cls = resolve_kind(config.kind, Callback, path=f"{path}[{index}].kind")
-            else:
+            elif cls is None:
                 available = ", ".join(sorted(BUILTIN))
                 raise ConfigError([Issue(f"{path}[{index}]", f"needs a built-in 'name' ({available}) or a 'kind' "
-                                         f"naming a Callback class (got name {name!r})")])
+                                         f"naming a Callback class (got name {getattr(config, 'name', None)!r})")])
             callbacks.append(cls(config))
         except ConfigError as exc:
             issues += exc.issues
@@ -60,6 +62,7 @@ def make_callbacks(configs: Sequence[Any] | None, *, path: str = "trainer.callba
 
 __all__ = [
     "BUILTIN",
+    "BY_CONFIG_CLASS",
     "BestCheckpointCallback",
     "BestMetricCallback",
     "Callback",
