@@ -57,6 +57,7 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import engine  # noqa: E402
 from benchmarks import _components as components  # noqa: E402
+from engine import demos  # noqa: E402
 from noether.core.optimizer import plan_param_groups  # noqa: E402
 from noether.core.schemas import BaseTrainerConfig, ConfigSchema  # noqa: E402
 from noether.core.schemas.optimizers import OptimizerConfig  # noqa: E402
@@ -82,10 +83,10 @@ def engine_config(width: int, updates: int, samples: int, output_path: pathlib.P
         accelerator="cpu",
         seed=SEED,
         output_path=output_path,
-        datasets={"train": components.RegressionDatasetConfig(kind=f"{prefix}.RegressionDataset",
-                                                              num_samples=samples, in_features=IN_FEATURES)},
-        model=components.MLPConfig(kind=f"{prefix}.MLP", name="mlp", in_features=IN_FEATURES, width=width,
-                                   optimizer_config=optimizer_config(), forward_properties=("x",)),
+        datasets={"train": demos.RegressionConfig(kind="engine.demos.Regression",
+                                                  num_samples=samples, in_features=IN_FEATURES)},
+        model=demos.MlpConfig(kind="engine.demos.Mlp", name="mlp", in_features=IN_FEATURES, width=width,
+                              optimizer_config=optimizer_config(), forward_properties=("x",)),
         trainer=BaseTrainerConfig(kind=f"{prefix}.MSETrainer", max_updates=updates, effective_batch_size=BATCH,
                                   target_properties=("y",)),
     )
@@ -135,9 +136,9 @@ def hand_optimizer(model: torch.nn.Module) -> torch.optim.Optimizer:
 def time_hand(width: int, updates: int, samples: int, profiler: cProfile.Profile | None = None) -> float:
     """Seconds per update of the hand-written loop (``profiler``: enabled around the timed loop)."""
     torch.manual_seed(SEED)
-    model = components.make_mlp(IN_FEATURES, width)
+    model = demos.make_mlp(IN_FEATURES, width)
     optimizer = hand_optimizer(model)
-    x, y = components.make_data(samples, IN_FEATURES, torch.float32, seed=0)
+    x, y = demos.make_regression(samples, IN_FEATURES, torch.float32, seed=0)
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, drop_last=True)
     loss_fn = torch.nn.functional.mse_loss
     model.train()
@@ -168,7 +169,7 @@ def lightning_timer() -> Callable[[int, int, int, pathlib.Path], float] | None:
     class Module(L.LightningModule):
         def __init__(self, width: int) -> None:
             super().__init__()
-            self.net = components.make_mlp(IN_FEATURES, width)
+            self.net = demos.make_mlp(IN_FEATURES, width)
 
         def training_step(self, batch, batch_index):  # noqa: ANN001, ANN201
             x, y = batch
@@ -191,7 +192,7 @@ def lightning_timer() -> Callable[[int, int, int, pathlib.Path], float] | None:
     def time_lightning(width: int, updates: int, samples: int, output_path: pathlib.Path) -> float:
         torch.manual_seed(SEED)
         module = Module(width)
-        x, y = components.make_data(samples, IN_FEATURES, torch.float32, seed=0)
+        x, y = demos.make_regression(samples, IN_FEATURES, torch.float32, seed=0)
         loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, drop_last=True)
         root = pathlib.Path(tempfile.mkdtemp(dir=output_path))
         trainer = L.Trainer(max_steps=updates, max_epochs=-1, accelerator="cpu", devices=1, default_root_dir=str(root),
@@ -331,7 +332,7 @@ def main() -> None:
         print(rule)
         for width, r in results.items():
             ratio = r["engine"] / r["hand"]
-            params = sum(p.numel() for p in components.make_mlp(IN_FEATURES, width).parameters())
+            params = sum(p.numel() for p in demos.make_mlp(IN_FEATURES, width).parameters())
             target = TARGETS.get(width)
             verdict = f"<= {target:.2f}x: {'met' if ratio <= target else '**not met**'}" if target else ""
             line = (f"| {width} | {params:,} | {r['hand'] * 1e3:.3f} | {r['engine'] * 1e3:.3f} | {ratio:.3f}x | "

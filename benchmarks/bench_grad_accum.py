@@ -37,6 +37,7 @@ import torch  # noqa: E402
 
 import engine  # noqa: E402
 from benchmarks import _components as components  # noqa: E402
+from engine import demos  # noqa: E402
 from noether.core.schemas import BaseTrainerConfig, ConfigSchema  # noqa: E402
 from noether.core.schemas.optimizers import OptimizerConfig  # noqa: E402
 
@@ -57,11 +58,11 @@ def config(max_batch_size: int, updates: int, width: int, dtype: str, samples: i
         seed=0,
         output_path=output_path,
         tracker=None,
-        datasets={"train": components.RegressionDatasetConfig(kind=f"{prefix}.RegressionDataset", num_samples=samples,
-                                                              in_features=IN_FEATURES, dtype=dtype)},
-        model=components.MLPConfig(kind=f"{prefix}.MLP", name="mlp", in_features=IN_FEATURES, width=width, dtype=dtype,
-                                   optimizer_config=OptimizerConfig(kind="torch.optim.AdamW", lr=1e-3),
-                                   forward_properties=("x",)),
+        datasets={"train": demos.RegressionConfig(kind="engine.demos.Regression", num_samples=samples,
+                                                  in_features=IN_FEATURES, dtype=dtype)},
+        model=demos.MlpConfig(kind="engine.demos.Mlp", name="mlp", in_features=IN_FEATURES, width=width, dtype=dtype,
+                              optimizer_config=OptimizerConfig(kind="torch.optim.AdamW", lr=1e-3),
+                              forward_properties=("x",)),
         trainer=BaseTrainerConfig(kind=f"{prefix}.MSETrainer", max_updates=updates,
                                   effective_batch_size=EFFECTIVE_BATCH, max_batch_size=max_batch_size,
                                   target_properties=("y",)),

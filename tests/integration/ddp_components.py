@@ -1,67 +1,14 @@
-"""Tiny user components for the distributed tests, named by kind ``ddp_components.<Name>`` (the tests put this
-directory on ``PYTHONPATH`` of the processes torchrun starts)."""
+"""User callbacks for the distributed and resume tests (signals, kills), named by kind ``ddp_components.<Name>``
+(the tests put this directory on ``PYTHONPATH`` of the processes torchrun starts). The runs train the engine's toy,
+``engine.demos``."""
 
 from __future__ import annotations
 
 import os
 import signal
 
-import attrs
-import torch
-from torch import nn
-
 import engine
-from noether.core.schemas import DatasetBaseConfig, ModelBaseConfig
 from noether.core.training import TrainingIteration
-
-
-@attrs.frozen(kw_only=True)
-class RegressionConfig(DatasetBaseConfig):
-    """A fixed random regression problem."""
-
-    num_samples: int = 64
-    """Samples in the dataset."""
-
-
-class Regression(engine.Dataset):
-    """``x`` (8 features) and ``y`` = a fixed linear map of ``x`` plus noise, from seed 0."""
-
-    config_schema = RegressionConfig
-
-    def __init__(self, config: RegressionConfig) -> None:
-        super().__init__(config)
-        generator = torch.Generator().manual_seed(0)
-        self.x = torch.randn(config.num_samples, 8, generator=generator)
-        self.y = self.x @ torch.randn(8, 1, generator=generator) + 0.1 * torch.randn(config.num_samples, 1, generator=generator)
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def getitem_x(self, index: int) -> torch.Tensor:
-        """Features."""
-        return self.x[index]
-
-    def getitem_y(self, index: int) -> torch.Tensor:
-        """Target."""
-        return self.y[index]
-
-
-class Mlp(engine.Model):
-    """8 -> 16 -> 1 with a GELU."""
-
-    def __init__(self, config: ModelBaseConfig) -> None:
-        super().__init__(config)
-        self.net = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class MseTrainer(engine.BaseTrainer):
-    """Mean squared error."""
-
-    def loss_compute(self, outputs: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
-        return nn.functional.mse_loss(outputs, targets["y"])
 
 
 class TerminatingCallback(engine.PeriodicCallback):

@@ -1,5 +1,5 @@
-"""Run ``noether-train`` in subprocesses (one process, or several under torchrun) on the tiny components of
-``ddp_components``, and read back what the runs left."""
+"""Run ``noether-train`` in subprocesses (one process, or several under torchrun) on the engine's toy
+(``engine.demos``) with the callbacks of ``ddp_components``, and read back what the runs left."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ output_path: {output}
 seed: 3
 tracker: disabled
 datasets:
-  train: {{kind: ddp_components.Regression, num_samples: 64}}
+  train: {{kind: engine.demos.Regression, num_samples: 64}}
 model:
-  kind: ddp_components.Mlp
+  kind: engine.demos.Mlp
   name: mlp
   optimizer_config: {{kind: torch.optim.AdamW, lr: 0.01, weight_decay: 0.01}}
 trainer:
-  kind: ddp_components.MseTrainer
+  kind: engine.demos.MseTrainer
   max_epochs: 2
   effective_batch_size: 16
   forward_properties: [x]
