@@ -124,7 +124,8 @@ def file_problem(file: pathlib.Path) -> str | None:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return "config file not found"
         if exc.errno == errno.ENAMETOOLONG:
-            return f"file name too long ({len(os.fsencode(file))} bytes; the file system allows {_name_max(file)} per name)"
+            longest = max(len(os.fsencode(part)) for part in pathlib.Path(file).parts)
+            return f"file name too long ({longest} bytes; the file system allows {_name_max(file)} per name)"
         return f"cannot read config file: {(exc.strerror or str(exc)).lower()}"
     if stat.S_ISDIR(info.st_mode):
         return "is a directory, not a config file"
@@ -213,7 +214,8 @@ def load_yaml_text(text: str, where: Callable[[Any], str]) -> tuple[Any, list[Is
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         mark = types.SimpleNamespace(line=line - 1, column=column - 1)
-        return None, [Issue("<root>", f"invalid YAML: character {exc.character!r} is not allowed (control "
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return None, [Issue("<root>", f"invalid YAML: character {character!r} is not allowed (control "
                             "characters other than tab and newline are not)", where(mark))]
     except YAMLError as exc:
         return None, [Issue("<root>", f"invalid YAML: {str(exc).splitlines()[0]}", where(None))]
