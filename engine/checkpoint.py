@@ -133,7 +133,7 @@ def save_checkpoint(
     checkpoints already there.
 
     Args:
-        directory: the run's ``checkpoints`` directory (created if missing; the run directory must exist).
+        directory: the run's ``checkpoints`` directory (created if missing).
         stem: ``file_stem(root_model_name, tag, model_info)``; names the manifest.
         files: file name -> object for ``torch.save`` (plain dicts of tensors and Python values).
         iteration: the training iteration the checkpoint holds (recorded in the manifest; orders ``latest``).
@@ -148,7 +148,7 @@ def save_checkpoint(
     temporaries = {name: directory / f".{name}.tmp" for name in files}
     manifest_temporary = directory / f".{manifest.name}.tmp"
     try:
-        directory.mkdir(exist_ok=True)  # not parents: a run directory that vanished is an error, not recreated
+        directory.mkdir(parents=True, exist_ok=True)
         checksums = {name: _save_and_checksum(content, temporaries[name]) for name, content in files.items()}
         record = {"iteration": str(iteration), "checksum": CHECKSUM, "files": checksums}
         manifest_temporary.write_bytes((json.dumps(record, indent=2) + "\n").encode())
@@ -359,6 +359,7 @@ class CheckpointWriter:
         from engine.models import named_models
 
         self.directory = directory
+        self._run_dir_existed = directory.parent.is_dir()  # if it vanishes later, saving is an error, not a re-creation
         self.run_id = run_id
         self.root_name = getattr(model, "name", None) or "model"
         self.models = named_models(model)
@@ -426,6 +427,9 @@ class CheckpointWriter:
             files[f"{file_stem(self.root_name, tag)}_trainer.th"] = trainer_state
         if not files:
             return None
+        if self._run_dir_existed and not self.directory.parent.is_dir():
+            raise _write_error(self.directory, file_stem(self.root_name, tag, model_info),
+                               FileNotFoundError(errno.ENOENT, "No such file or directory"))
         return save_checkpoint(self.directory, file_stem(self.root_name, tag, model_info), files, iteration)
 
 

@@ -51,15 +51,18 @@ def test_disk_full_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, m
 
 def test_vanished_run_directory_is_a_clear_error(tmp_path):
     """A run directory removed during the run is not silently recreated by a checkpoint write."""
-    directory = tmp_path / "gone" / "checkpoints"
+    run_dir = tmp_path / "gone"
+    run_dir.mkdir()
+    writer = checkpoint_module.CheckpointWriter(run_dir / "checkpoints", run_id="r", model=torch.nn.Linear(1, 1),
+                                                optimizers={}, trainer_state=dict)
+    run_dir.rmdir()
     with pytest.raises(CheckpointWriteError) as excinfo:
-        checkpoint_module.save_checkpoint(directory, "m_cp=latest", {"m_cp=latest_model.th": {}},
-                                          TrainingIteration(0, 0, 0))
+        writer.save("latest", TrainingIteration(0, 0, 0))
     assert str(excinfo.value) == (
-        f"[Errno 2] cannot write checkpoint 'm_cp=latest' in {directory}: No such file or directory (ENOENT); the run "
-        f"directory {tmp_path / 'gone'} no longer exists (removed or unmounted during the run); nothing of it was kept "
-        "and the checkpoints written before are intact")
-    assert not (tmp_path / "gone").exists()
+        f"[Errno 2] cannot write checkpoint 'model_cp=latest' in {run_dir / 'checkpoints'}: No such file or directory "
+        f"(ENOENT); the run directory {run_dir} no longer exists (removed or unmounted during the run); nothing of it "
+        "was kept and the checkpoints written before are intact")
+    assert not run_dir.exists()
 
 
 def test_run_directory_that_cannot_be_created(tmp_path, monkeypatch):
