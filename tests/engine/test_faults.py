@@ -167,3 +167,44 @@ def test_truncated_file_and_bad_manifests_fall_back_or_name_what_is_there(tmp_pa
         find_checkpoint(directory, "mlp", "latest")
     assert str(excinfo.value) == (
         f"no verified checkpoint 'latest' of model 'mlp' in {directory}; available: E9_U9_S9, latest")
+
+
+def test_disk_full_while_writing_metrics_keeps_earlier_lines(tmp_path):
+    """ENOSPC while appending to metrics.jsonl: a clear error, and the file ends after the last complete line."""
+    from engine.trackers import LogWriter
+    from engine.trackers.log_writer import MetricsWriteError
+    from engine.trackers.base import NoopTracker
+
+    path = tmp_path / "metrics.jsonl"
+    writer = LogWriter(NoopTracker(), path)
+    writer.add_scalar("loss", 1.0, TrainingIteration(0, 1, 4))
+    writer.flush(TrainingIteration(0, 1, 4))
+    writer._write_metrics()
+    good = path.read_bytes()
+
+    class Full:
+        """The metrics file on a disk that fills after 10 more bytes."""
+
+        def __init__(self, file):
+            self.file, self.name = file, file.name
+
+        def fileno(self):
+            return self.file.fileno()
+
+        def write(self, data):
+            if len(data) > 10:
+                return self.file.write(data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            self.file.close()
+
+    writer._metrics = Full(writer._metrics)
+    writer.add_scalar("loss", 2.0, TrainingIteration(0, 2, 8))
+    writer.flush(TrainingIteration(0, 2, 8))
+    with pytest.raises(MetricsWriteError) as excinfo:
+        writer._write_metrics()
+    assert str(excinfo.value) == (f"[Errno 28] cannot append to {path}: No space left on device; the lines written "
+                                  f"before are intact ({len(good)} bytes)")
+    assert path.read_bytes() == good == b'{"epoch": 0, "update": 1, "sample": 4, "loss": 1.0}\n'
+    writer.close()
