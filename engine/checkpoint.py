@@ -15,9 +15,12 @@ disk is used. Three fsyncs per save would cost more than the save itself for sma
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import pathlib
+import pickle
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -112,6 +115,11 @@ def _save_and_checksum(content: Any, path: pathlib.Path) -> str:
     return writer.checksum
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, read-only or vanished directory); nothing of it was kept, and
+    the checkpoints written before it are intact."""
+
+
 def save_checkpoint(
     directory: pathlib.Path,
     stem: str,
@@ -119,6 +127,10 @@ def save_checkpoint(
     iteration: TrainingIteration,
 ) -> pathlib.Path:
     """Write every file atomically, then the manifest ``{stem}_manifest.json`` that makes them one checkpoint.
+
+    Every byte (the files and the manifest) is written to temporary names first; only then are they renamed into
+    place, so a full disk or any other ``OSError`` while writing leaves no temporary file and no change to the
+    checkpoints already there.
 
     Args:
         directory: the run's ``checkpoints`` directory (created if missing).
@@ -128,21 +140,40 @@ def save_checkpoint(
 
     Returns:
         The manifest's path.
+
+    Raises:
+        CheckpointWriteError: the files could not be written (``errno`` is the original one).
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    temporaries = {name: directory / f".{name}.tmp" for name in files}
-    try:
-        checksums = {name: _save_and_checksum(content, temporaries[name]) for name, content in files.items()}
-    except BaseException:
-        for temporary in temporaries.values():
-            temporary.unlink(missing_ok=True)
-        raise
-    for name, temporary in temporaries.items():
-        _move_into_place(temporary, directory / name)
     manifest = directory / f"{stem}{MANIFEST_SUFFIX}"
-    record = {"iteration": str(iteration), "checksum": CHECKSUM, "files": checksums}
-    _write_atomically(manifest, (json.dumps(record, indent=2) + "\n").encode())
+    temporaries = {name: directory / f".{name}.tmp" for name in files}
+    manifest_temporary = directory / f".{manifest.name}.tmp"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        checksums = {name: _save_and_checksum(content, temporaries[name]) for name, content in files.items()}
+        record = {"iteration": str(iteration), "checksum": CHECKSUM, "files": checksums}
+        manifest_temporary.write_bytes((json.dumps(record, indent=2) + "\n").encode())
+    except BaseException as exc:
+        for temporary in (*temporaries.values(), manifest_temporary):
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(directory, stem, exc) from exc
+        raise
+    try:
+        for name, temporary in temporaries.items():
+            _move_into_place(temporary, directory / name)
+        _move_into_place(manifest_temporary, manifest)
+    except OSError as exc:  # renames need no space; a vanished directory ends up here
+        raise _write_error(directory, stem, exc) from exc
     return manifest
+
+
+def _write_error(directory: pathlib.Path, stem: str, exc: OSError) -> CheckpointWriteError:
+    reason = f"{exc.strerror or exc}" + (f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else "")
+    if not directory.parent.is_dir():
+        reason += f"; the run directory {directory.parent} no longer exists (removed or unmounted during the run)"
+    return CheckpointWriteError(exc.errno or 0, f"cannot write checkpoint {stem!r} in {directory}: {reason}; nothing "
+                                "of it was kept and the checkpoints written before are intact")
 
 
 def checkpoint_problem(manifest: pathlib.Path) -> str | None:
@@ -280,8 +311,18 @@ def find_checkpoint(directory: pathlib.Path, model_name: str, tag: str, model_in
 
 
 def load_part(path: pathlib.Path) -> Any:
-    """Load one checkpoint file with ``torch.load(weights_only=True)`` onto the CPU."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load one checkpoint file with ``torch.load(weights_only=True)`` onto the CPU.
+
+    Raises:
+        pickle.UnpicklingError: the file holds pickled objects other than tensors and plain data (code that would
+            run while loading is refused without running it); the message names the file.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise pickle.UnpicklingError(f"refused to load {path}: it holds pickled objects other than tensors and plain "
+                                     f"data, which could run code (torch.load weights_only=True): {first}") from None
 
 
 class _DeferredSaves:
@@ -318,6 +359,7 @@ class CheckpointWriter:
         from engine.models import named_models
 
         self.directory = directory
+        self._run_dir_existed = directory.parent.is_dir()  # if it vanishes later, saving is an error, not a re-creation
         self.run_id = run_id
         self.root_name = getattr(model, "name", None) or "model"
         self.models = named_models(model)
@@ -385,6 +427,9 @@ class CheckpointWriter:
             files[f"{file_stem(self.root_name, tag)}_trainer.th"] = trainer_state
         if not files:
             return None
+        if self._run_dir_existed and not self.directory.parent.is_dir():
+            raise _write_error(self.directory, file_stem(self.root_name, tag, model_info),
+                               FileNotFoundError(errno.ENOENT, "No such file or directory"))
         return save_checkpoint(self.directory, file_stem(self.root_name, tag, model_info), files, iteration)
 
 

@@ -37,6 +37,7 @@ from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
 from engine.data.batching import build_pipeline
 from engine.data.wrappers import user_kinds
+from engine.faults import SampleErrors, from_worker, lock_run_directory
 from engine.distributed import (
     broadcast_from_main,
     gather_from_all,
@@ -266,8 +267,9 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
                       allow_unsafe_resume, is_main)
         plan = plan.starting_at(min(loop.iteration.update, plan.total_updates))
     run_dir = run_directory(config, run_id)
+    run_lock = None
     if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_lock = lock_run_directory(run_dir)  # a second process on this run id and output path refuses here
         config_yaml = core_config.to_yaml(config)
         (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
         if config.store_code_in_output:
@@ -315,7 +317,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
             start_update=loop.iteration.update, end_update=max(plan.total_updates, loop.iteration.update),
             rank=rank(), world_size=world_size(),
         )
-        loader = make_train_loader(datasets[TRAIN_DATASET_KEY], sampler, num_workers=config.num_workers or 0,
+        loader = make_train_loader(SampleErrors(datasets[TRAIN_DATASET_KEY], TRAIN_DATASET_KEY), sampler, num_workers=config.num_workers or 0,
                                    seed=config.seed, pin_memory=device.type == "cuda")
         forward_model = wrap_model(model, device, find_unused_parameters=config.trainer.find_unused_params,
                                    static_graph=config.trainer.static_graph)
@@ -336,9 +338,11 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
                 try:
                     train(context, callbacks, iter(loader), forward_model=forward_model, autocast=autocast,
                           grad_scaler=grad_scaler, loop=loop, should_stop=stop_signal.received)
-                except Exception:
+                except Exception as exc:
                     save_quietly(checkpoints, f"{loop.iteration}.error", loop.iteration)
-                    raise
+                    if from_worker(exc) is exc:
+                        raise
+                    raise from_worker(exc) from exc  # a loader worker's error, without torch's wrapper
             if loop.stop_reason == "early_exit":
                 checkpoints.save(f"{loop.iteration}.early_exit", loop.iteration, weights=True, optim=True, trainer=True)
             checkpoints.save("latest", loop.iteration, weights=True, optim=True, trainer=True)
@@ -348,6 +352,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         writer.flush(loop.iteration)
     finally:
         writer.close(run_dir / "summary.json" if is_main else None)
+        if run_lock is not None:
+            run_lock.release()
     stopped_by = loop.stop_reason
     if stopped_by == "signal":  # the signal may have reached another rank only: agree on which one
         stopped_by = signal.Signals(max_over_processes(stop_signal.number or 0)).name

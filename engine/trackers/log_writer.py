@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import pathlib
 from typing import Any
 
 from noether.core.training import TrainingIteration
 
 from engine.trackers.base import Tracker
+
+class MetricsWriteError(OSError):
+    """``metrics.jsonl`` could not be appended to (disk full, ...); the lines written before are intact."""
+
 
 METRICS_BATCH = 50
 """Updates whose ``metrics.jsonl`` lines are written together (serialising every update costs ~25 µs)."""
@@ -31,7 +37,7 @@ class LogWriter:
         """The last value of every scalar logged in this run."""
         self.summary: dict[str, Any] = {}
         """One-off facts of the run (parameter counts, dataset sizes, total train time)."""
-        self._metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path is not None else None
+        self._metrics = open(metrics_path, "ab", buffering=0) if metrics_path is not None else None
         self._pending: list[tuple[TrainingIteration, dict[str, float]]] = []
 
     def add_scalar(self, key: str, value: Any, iteration: TrainingIteration) -> None:
@@ -67,9 +73,19 @@ class LogWriter:
             record = {"epoch": iteration.epoch, "update": iteration.update, "sample": iteration.sample}
             record.update((key, value if math.isfinite(value) else str(value)) for key, value in scalars.items())
             lines.append(json.dumps(record) + "\n")
-        self._metrics.write("".join(lines))
-        self._metrics.flush()
         self._pending = []
+        size = os.fstat(self._metrics.fileno()).st_size
+        try:
+            data = "".join(lines).encode()
+            while data:  # an unbuffered write may write part of the data
+                data = data[self._metrics.write(data):]
+        except OSError as exc:
+            metrics, self._metrics = self._metrics, None
+            with contextlib.suppress(OSError):
+                os.ftruncate(metrics.fileno(), size)  # no torn last line: the earlier lines stay as they were
+            metrics.close()
+            raise MetricsWriteError(exc.errno or 0, f"cannot append to {metrics.name}: {exc.strerror or exc}; the "
+                                    f"lines written before are intact ({size} bytes)") from exc
 
     def close(self, summary_path: pathlib.Path | None = None) -> None:
         """Flush the tracker, write ``summary.json`` and close the files."""

@@ -37,6 +37,8 @@ def import_kind(kind: str, *, path: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError([Issue(path, f"cannot import {kind!r}: {exc}")]) from None
+    except Exception as exc:  # noqa: BLE001 - a relative name (TypeError) or a module that fails while importing
+        raise ConfigError([Issue(path, f"cannot import {kind!r}: {type(exc).__name__}: {exc}")]) from None
     try:
         return getattr(module, attribute)
     except AttributeError:

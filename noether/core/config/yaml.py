@@ -9,15 +9,21 @@ the files re-read with the slower round-trip loader, which knows lines and colum
 from __future__ import annotations
 
 import copy
+import errno
 import functools
+import os
 import pathlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import stat
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.reader import ReaderError
 
 from noether.core.config.errors import ConfigError, Issue, PathKey, did_you_mean, format_path
 
@@ -71,27 +77,257 @@ class Composed:
 
 
 # ------------------------------------------------------------------------------------------- reading
+MAX_DEPTH = 100
+"""The deepest nesting of mappings and lists a config file, an override value or the composed config may have
+(the root mapping is level 1). Deeper input is refused with the location of the first node beyond it."""
+
+MAX_NODES = 100_000
+"""The most nodes (mappings, lists and scalars) one file or override value may hold, an alias counted as often
+as it is used, and the most nodes that interpolations of whole mappings or lists may copy. It bounds the work
+and memory of everything after parsing, so an alias bomb (anchors of anchors of anchors) is refused in
+milliseconds instead of being expanded."""
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""The largest config file read (4 MiB); larger files are refused before they are read."""
+
+MAX_STRING_CHARS = 1_000_000
+"""The longest string an interpolation such as ``${a}${a}`` may build."""
+
+_C_STACK_SAFE_DEPTH = 2_000
+"""How deep the C composer may nest safely: it recurses on the C stack, and a document nested 10,000 levels
+deep crashes the interpreter in a thread with a 1 MiB stack. Texts that could be nested deeper than this are
+checked with the (iterative) event parser before they are composed."""
+
+
 @functools.cache
 def _safe_yaml() -> YAML:
     return YAML(typ="safe", pure=False)
 
 
-def read_yaml(file: pathlib.Path) -> tuple[Any, list[Issue]]:
-    """Parse one YAML file with the fast loader; a syntax error becomes an ``Issue`` with its position."""
+def file_problem(file: pathlib.Path) -> str | None:
+    """Why ``file`` cannot be read as a config file, or ``None`` when it is a readable regular file.
+
+    Missing files, directories, devices, FIFOs and sockets, over-long or invalid names, files larger than
+    ``MAX_FILE_BYTES`` and unreadable files each get their own reason; none of them is opened (a FIFO would
+    block the reader forever).
+
+    >>> file_problem(pathlib.Path("/"))
+    'is a directory, not a config file'
+    >>> file_problem(pathlib.Path("/no/such/file.yaml"))
+    'config file not found'
+    """
     try:
-        text = file.read_text(encoding="utf-8")
+        info = os.stat(file)
+    except ValueError:
+        return "invalid file name: it contains a NUL character"
     except OSError as exc:
-        return None, [Issue("<root>", f"cannot read config file: {exc.strerror or exc}", str(file))]
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "config file not found"
+        if exc.errno == errno.ENAMETOOLONG:
+            longest = max(len(os.fsencode(part)) for part in pathlib.Path(file).parts)
+            return f"file name too long ({longest} bytes; the file system allows {_name_max(file)} per name)"
+        return f"cannot read config file: {(exc.strerror or str(exc)).lower()}"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a directory, not a config file"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (a device, FIFO or socket), not a config file"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"is {info.st_size} bytes, larger than a config file may be ({MAX_FILE_BYTES} bytes)"
+    if not os.access(file, os.R_OK):
+        return "cannot read config file: permission denied"
+    return None
+
+
+def _name_max(file: pathlib.Path) -> int:
+    for directory in (*file.parents, pathlib.Path(".")):
+        try:
+            return os.pathconf(directory, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255  # pragma: no cover - every POSIX system answers for "."
+
+
+def _is_dir(path: pathlib.Path) -> bool:
+    """``path.is_dir()`` that is ``False`` instead of raising for over-long or NUL-containing names."""
     try:
-        return _safe_yaml().load(text), []
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_yaml(file: pathlib.Path) -> tuple[Any, list[Issue]]:
+    """Parse one YAML file with the fast loader; every problem becomes an ``Issue`` located in the file.
+
+    Refused, each with its reason and, where there is one, ``file:line:col``: what ``file_problem`` names,
+    bytes that are not UTF-8, YAML syntax errors, duplicate keys, unknown tags (``!!python/object``), invalid
+    values (``2020-02-30``), nesting beyond ``MAX_DEPTH``, more than ``MAX_NODES`` nodes with aliases
+    expanded, and an alias inside its own anchor.
+    """
+    problem = file_problem(file)
+    if problem is not None:
+        return None, [Issue("<root>", problem, str(file))]
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, [Issue("<root>", f"cannot read config file: {(exc.strerror or str(exc)).lower()}", str(file))]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [Issue("<root>", f"is larger than a config file may be ({MAX_FILE_BYTES} bytes)", str(file))]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+        return None, [Issue("<root>", f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded (a binary "
+                            "file, or text in another encoding: save it as UTF-8)", f"{file}:{line}:{column}")]
+    return load_yaml_text(text, lambda mark: f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file))
+
+
+def load_yaml_text(text: str, where: Callable[[Any], str]) -> tuple[Any, list[Issue]]:
+    """Parse YAML text with the safe C loader, within ``MAX_DEPTH`` and ``MAX_NODES``.
+
+    Args:
+        text: The YAML document.
+        where: Turns a ruamel mark (``line``, ``column``, 0-based; or ``None``) into an issue's location.
+
+    Returns:
+        The document (``None`` when there are issues) and the problems, at most one.
+
+    >>> load_yaml_text("a: [1, 2]", str)
+    ({'a': [1, 2]}, [])
+    >>> load_yaml_text("a: 1\\na: 2", lambda mark: f"<text>:{mark.line + 1}:{mark.column + 1}")[1][0].message
+    'invalid YAML: while constructing a mapping found duplicate key "a" with value "2" (original value: "1")'
+    """
+    if sum(map(text.count, "[{-:?")) >= _C_STACK_SAFE_DEPTH:
+        # Only here could the text nest deep enough to overflow the C composer's stack: check first.
+        problem = _limit_problem(text, where, stop_at_depth=True)
+        if problem is not None:
+            return None, [problem]
+    try:
+        value = _safe_yaml().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
         problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        problem = problem.split("\n")[0]
-        return None, [Issue("<root>", f"invalid YAML: {problem}", where)]
+        return None, [Issue("<root>", f"invalid YAML: {problem.splitlines()[0] if problem else exc}", where(mark))]
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        mark = types.SimpleNamespace(line=line - 1, column=column - 1)
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return None, [Issue("<root>", f"invalid YAML: character {character!r} is not allowed (control "
+                            "characters other than tab and newline are not)", where(mark))]
     except YAMLError as exc:
-        return None, [Issue("<root>", f"invalid YAML: {exc}", str(file))]
+        return None, [Issue("<root>", f"invalid YAML: {str(exc).splitlines()[0]}", where(None))]
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # a constructor's own check
+        return None, [Issue("<root>", f"invalid YAML value: {exc}", _failing_scalar(text, where, exc))]
+    size, depth, cyclic = shape(value)
+    if cyclic or depth > MAX_DEPTH or size > MAX_NODES:
+        return None, [_limit_problem(text, where, stop_at_depth=False) or
+                      Issue("<root>", _limit_message(cyclic, depth, size), where(None))]
+    return value, []
+
+
+def _limit_message(cyclic: bool, depth: int, size: int) -> str:
+    if cyclic:
+        return "an alias refers to a node that contains it (a recursive structure cannot be a config)"
+    if depth > MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels of mappings and lists (the limit, MAX_DEPTH)"
+    return (f"more than {MAX_NODES} nodes with every alias expanded (the limit, MAX_NODES; aliases of aliases "
+            "multiply)")
+
+
+def _limit_problem(text: str, where: Callable[[Any], str], *, stop_at_depth: bool) -> Issue | None:
+    """Walk the parser's events (no document is built) to the first node that is nested too deep, exceeds the
+    node budget or is an alias inside its own anchor; the issue is located at that node."""
+    open_anchors: list[tuple[str | None, int]] = []  # (anchor, node count when it started), outermost first
+    sizes: dict[str, int] = {}
+    count = 0
+    try:
+        for event in _safe_yaml().parse(text):
+            name = type(event).__name__
+            if name in ("MappingStartEvent", "SequenceStartEvent"):
+                count += 1
+                open_anchors.append((event.anchor, count))
+                if len(open_anchors) > MAX_DEPTH:
+                    return Issue("<root>", _limit_message(False, len(open_anchors), count), where(event.start_mark))
+            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                anchor, started = open_anchors.pop()
+                if anchor is not None:
+                    sizes[anchor] = count - started + 1
+            elif name == "ScalarEvent":
+                count += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif name == "AliasEvent":
+                if event.anchor not in sizes and any(anchor == event.anchor for anchor, _ in open_anchors):
+                    return Issue("<root>", _limit_message(True, 0, 0), where(event.start_mark))
+                count += sizes.get(event.anchor, 1)
+            if count > MAX_NODES and not stop_at_depth:
+                return Issue("<root>", _limit_message(False, 0, count), where(event.start_mark))
+    except YAMLError:
+        return None  # the loader reports the syntax error itself
+    return None
+
+
+def _failing_scalar(text: str, where: Callable[[Any], str], error: Exception) -> str:
+    """The location of the first scalar the safe constructor refuses (e.g. the date ``2020-02-30``)."""
+    constructor = _safe_yaml().constructor
+    resolver = _safe_yaml().resolver
+    try:
+        for event in _safe_yaml().parse(text):
+            if type(event).__name__ != "ScalarEvent":
+                continue
+            tag = event.tag or resolver.resolve(ScalarNode, event.value, event.implicit)
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, TypeError, OverflowError):
+                return where(event.start_mark)
+            except YAMLError:
+                continue
+    except YAMLError:
+        pass
+    return where(None)
+
+
+def shape(value: Any) -> tuple[int, int, bool]:
+    """``(nodes, depth, cyclic)`` of plain data: nodes with every shared object counted as often as it is
+    reached, the nesting depth of mappings and lists (a scalar is depth 0), and whether a container contains
+    itself. Iterative and memoized by object, so an alias bomb costs time in its *distinct* nodes only.
+
+    >>> shared = [1, 2, 3]
+    >>> shape({"a": shared, "b": [shared, shared]})
+    (14, 3, False)
+    """
+    if not isinstance(value, _CONTAINERS):
+        return 1, 0, False
+    sizes: dict[int, tuple[int, int]] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = list(node.values()) if isinstance(node, dict) else list(node)
+        if finished:
+            size, depth = 1, 1
+            for child in children:
+                child_size, child_depth = sizes[id(child)] if isinstance(child, _CONTAINERS) else (1, 0)
+                size, depth = size + child_size, max(depth, child_depth + 1)
+            sizes[key] = (size, depth)
+            active.discard(key)
+        elif key in sizes:
+            continue
+        elif key in active:
+            return 0, 0, True
+        else:
+            active.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if isinstance(child, _CONTAINERS))
+    return (*sizes[id(value)], False)
+
+
+_CONTAINERS = (dict, list, tuple, set)
 
 
 def _package_header(file: pathlib.Path) -> str | None:
@@ -107,7 +343,7 @@ def _package_header(file: pathlib.Path) -> str | None:
                 match = re.match(r"#\s*@package\s+(\S+)", stripped)
                 if match:
                     return match.group(1)
-    except OSError:
+    except (OSError, ValueError):  # unreadable or not UTF-8: ``read_yaml`` reports it
         return None
     return None
 
@@ -123,7 +359,7 @@ def _location(origin: Origin, at_key: bool) -> str | None:
         return f"override {origin.index + 1} '{origin.override}'"
     try:
         document = _round_trip(origin.file, pathlib.Path(origin.file).stat().st_mtime)
-    except (OSError, YAMLError):
+    except (OSError, ValueError, YAMLError, RecursionError):
         return origin.file
     node, line, col = document, 0, 0
     for key in origin.path:
@@ -334,7 +570,7 @@ class _Composer:
         option, where = self._choice(placed, entry.option, written)
         if option is None:
             return []
-        options = sorted(p.stem for p in (self.root_dir / placed.group).glob("*.yaml"))
+        options = _options(self.root_dir / placed.group)
         path = placed.key.replace("/", ".")
         if option == MISSING:
             self.issues.append(Issue(path, f"you must choose a {placed.group} config: add {placed.key}=<option> "
@@ -343,7 +579,11 @@ class _Composer:
         steps = []
         for one in option if isinstance(option, list) else [option]:
             file = self._file(self.root_dir / placed.group, str(one))
-            if not file.is_file():
+            problem = file_problem(file)
+            if problem is not None and problem != "config file not found":
+                self.issues.append(Issue(path, f"config {one!r} of group {placed.group!r}: {file} {problem}", where))
+                continue
+            if problem is not None:
                 if entry.optional:
                     continue
                 available = ", ".join(options) or f"none: no {placed.group}/*.yaml next to the config, in {self.root_dir / placed.group}"
@@ -368,6 +608,14 @@ class _Composer:
                 child = node[key] = {}
             node = child
         _merge_into(node, content, package, origin, self.origins, strip)
+
+
+def _options(directory: pathlib.Path) -> list[str]:
+    """The config names of a group directory (none when it is missing or its name is not a valid path)."""
+    try:
+        return sorted(p.stem for p in directory.glob("*.yaml"))
+    except (OSError, ValueError):
+        return []
 
 
 def _merge_into(
@@ -405,7 +653,7 @@ def _forget(origins: dict[Path, Origin], path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- overrides
-_OVERRIDE = re.compile(r"^(?P<prefix>\+\+|\+|~)?(?P<key>[A-Za-z_][\w\-]*(?:[./][A-Za-z_0-9][\w\-]*|\[\d+\])*)(?:@(?P<package>[\w.]+))?(?:=(?P<value>.*))?$", re.S)
+_OVERRIDE = re.compile(r"^(?P<prefix>\+\+|\+|~)?(?P<key>[A-Za-z_][\w\-]*(?:[./][A-Za-z_0-9][\w\-]*|\[[0-9]+\])*)(?:@(?P<package>[\w.]+))?(?:=(?P<value>.*))?$", re.S)
 
 
 @attrs.frozen
@@ -438,19 +686,29 @@ def parse_overrides(overrides: Sequence[str]) -> tuple[list[Override], list[Issu
             issues.append(Issue(text.split("=", 1)[0] or "<override>", "invalid override: expected key=value, +key=value, ++key=value or ~key", where))
             continue
         raw = match.group("value")
-        try:
-            value = _safe_yaml().load(raw) if raw not in (None, "") else ("" if raw == "" else None)
-        except YAMLError:
-            issues.append(Issue(match.group("key"), f"invalid override value {raw!r}", where))
+        value, problems = load_yaml_text(raw, lambda mark: where) if raw else ("" if raw == "" else None, [])
+        if problems:
+            message = problems[0].message  # a syntax error needs no more words than the value itself
+            reason = "" if message.startswith("invalid YAML:") else f": {message.removeprefix('invalid YAML value: ')}"
+            issues.append(Issue(match.group("key"), f"invalid override value {raw!r}{reason}", where))
             continue
         parsed.append(Override(text, index, match.group("prefix") or "", match.group("key"), value, raw is not None,
                                match.group("package")))
     return parsed, issues
 
 
+def _is_index(text: str) -> bool:
+    """Whether ``text`` is a list index: ASCII digits only (``"²".isdigit()`` is true, but ``int("²")`` fails).
+
+    >>> _is_index("12"), _is_index("²"), _is_index("-1")
+    (True, False, False)
+    """
+    return text.isascii() and text.isdigit()
+
+
 def _split_key(key: str) -> Path:
     parts: list[PathKey] = []
-    for token in re.findall(r"[^.\[\]]+|\[\d+\]", key):
+    for token in re.findall(r"[^.\[\]]+|\[[0-9]+\]", key):
         parts.append(int(token[1:-1]) if token.startswith("[") else token)
     return tuple(parts)
 
@@ -474,7 +732,7 @@ def apply_override(composed: Composed, override: Override, is_field: Any) -> Iss
                          f"interpolation {parent.strip()!r}; override '{source}.{rest}' instead", where)
     last = path[-1]
     if isinstance(parent, list):
-        if isinstance(last, str) and last.isdigit():  # trainer.callbacks.3 means trainer.callbacks[3]
+        if isinstance(last, str) and _is_index(last):  # trainer.callbacks.3 means trainer.callbacks[3]
             last = int(last)
             path = (*path[:-1], last)
         if not isinstance(last, int):
@@ -539,7 +797,7 @@ def interpolate(composed: Composed) -> list[Issue]:
         if isinstance(node, dict) and key in node:
             return True, node[key], key
         if isinstance(node, list):
-            index = int(key) if isinstance(key, str) and key.isdigit() else key
+            index = int(key) if isinstance(key, str) and _is_index(key) else key
             if isinstance(index, int) and 0 <= index < len(node):
                 return True, node[index], index
         return False, None, key
@@ -599,6 +857,12 @@ def interpolate(composed: Composed) -> list[Issue]:
             if any(value is _FAILED for value in pieces):
                 failed.add(at)
                 return _FAILED, at
+            length = len(node) + sum(len(str(value)) for value in pieces)
+            if length > MAX_STRING_CHARS:
+                issues.append(Issue(format_path(at), f"interpolation builds a string of {length} characters, more than "
+                                    f"{MAX_STRING_CHARS} (the limit, MAX_STRING_CHARS)", composed.locate(at, False)))
+                failed.add(at)
+                return _FAILED, at
             values = iter(pieces)
             text = _INTERPOLATION.sub(lambda _: "" if (v := next(values)) is None else str(v), node).replace("\\${", "${")
             set_at(at, text)
@@ -608,6 +872,7 @@ def interpolate(composed: Composed) -> list[Issue]:
             stack.pop()
 
     failed: set[Path] = set()
+    copied = [0]  # nodes copied by interpolations of whole mappings and lists (bounded by MAX_NODES)
     done: set[Path] = set()  # string nodes already replaced by their value (which may contain an escaped ``${``)
 
     def resolve_all(node: Any, at: Path) -> Any:
@@ -624,7 +889,17 @@ def interpolate(composed: Composed) -> list[Issue]:
                                         composed.locate(at, False)))
                     set_at(at, None)
                     return None
-                value = copy.deepcopy(resolve_all(value, real))
+                if copied[0] > MAX_NODES:  # the budget ran out (and was reported) at an earlier copy
+                    set_at(at, None)
+                    return None
+                value = resolve_all(value, real)
+                copied[0] += shape(value)[0]
+                if copied[0] > MAX_NODES:  # reported once, where the budget runs out
+                    issues.append(Issue(format_path(at), f"interpolations of whole mappings and lists copy more than "
+                                        f"{MAX_NODES} nodes (the limit, MAX_NODES)", composed.locate(at, False)))
+                    set_at(at, None)
+                    return None
+                value = copy.deepcopy(value)
                 composed.aliases[at] = real
                 set_at(at, value)
             return value
@@ -642,6 +917,19 @@ def interpolate(composed: Composed) -> list[Issue]:
         if value == MISSING:
             issues.append(Issue(format_path(path), "mandatory value missing (???): set it in the config or with an override", composed.locate(path, False)))
     return issues
+
+
+def _first_path_deeper_than(data: Any, limit: int) -> Path | None:
+    """The path of the first container nested at level ``limit + 1`` (the root is level 1), or ``None``."""
+    stack: list[tuple[Any, Path]] = [(data, ())]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, (dict, list)):
+            if len(at) >= limit:
+                return at
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((value, (*at, key)) for key, value in reversed(list(items)))
+    return None
 
 
 def _get(data: Any, path: Path) -> Any:
@@ -682,15 +970,16 @@ def compose_with_origins(
         ConfigError: When the files themselves cannot be composed (missing file, invalid YAML, bad defaults).
     """
     file = pathlib.Path(path)
-    if not file.is_file():
-        raise ConfigError([Issue("<root>", "config file not found", str(file))])
+    problem = file_problem(file)
+    if problem is not None:
+        raise ConfigError([Issue("<root>", problem, str(file))])
     parsed, issues = parse_overrides(overrides)
     root_dir = file.parent
     external, added, deleted, dotted, added_where = {}, [], {}, [], {}
     for override in parsed:
         where = f"override {override.index + 1} '{override.text}'"
         key = override.key if override.package is None else f"{override.key}@{override.package}"
-        is_group = (root_dir / override.key).is_dir() and (override.value is None or isinstance(override.value, (str, list)))
+        is_group = _is_dir(root_dir / override.key) and (override.value is None or isinstance(override.value, (str, list)))
         if not is_group:
             if override.package is not None:
                 issues.append(Issue(key, f"a package (@{override.package}) only goes with a config group, and there is "
@@ -715,6 +1004,11 @@ def compose_with_origins(
         if problem:
             issues.append(problem)
     issues.extend(interpolate(composed))
+    too_deep = _first_path_deeper_than(composed.data, MAX_DEPTH)
+    if too_deep is not None:
+        issues.append(Issue(format_path(too_deep), f"the composed config is nested deeper than {MAX_DEPTH} levels of "
+                            "mappings and lists (the limit, MAX_DEPTH)", composed.locate(too_deep, True)))
+        _get(composed.data, too_deep[:-1])[too_deep[-1]] = None  # so that nothing after this recurses into it
     return composed, issues
 
 
