@@ -20,6 +20,7 @@ and that file is left unchanged: a half-converted file is never written. Running
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import os
 import pathlib
@@ -113,14 +114,16 @@ def migrate_project(root: str | os.PathLike, *, write: bool = False) -> Migratio
         except OSError as exc:
             errors.append(f"{relative}: cannot read: {exc.strerror}; nothing was written")
             continue
+        try:  # Python's own parser first: its messages say what is wrong ("'(' was never closed")
+            ast.parse(source, filename=relative)
+        except SyntaxError as exc:
+            errors.append(f"{relative}:{exc.lineno}:{exc.offset}: syntax error: {exc.msg}; nothing was written")
+            continue
         try:
             tree = cst.parse_module(source)
-        except cst.ParserSyntaxError as exc:
-            message = str(exc).splitlines()[0].rstrip(":")
-            errors.append(f"{relative}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {message}; nothing was written")
-            continue
-        except Exception as exc:  # noqa: BLE001 - libcst rejects some valid-looking files with other errors
-            errors.append(f"{relative}: cannot parse: {type(exc).__name__}: {exc}; nothing was written")
+        except Exception as exc:  # noqa: BLE001 - valid Python that libcst cannot represent
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            errors.append(f"{relative}: cannot parse for conversion: {first}; nothing was written")
             continue
         parsed.append((relative, source, tree, scan(tree, module_name(relative), path.name == "__init__.py")))
     if errors:
