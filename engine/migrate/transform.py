@@ -118,8 +118,11 @@ class ScannedModule:
     """What the project scan keeps of one file."""
 
     module: str
+    """The file's dotted module, e.g. ``nsproj.schemas``."""
     is_package: bool
+    """True for a package's ``__init__.py`` (relative imports start in the package itself)."""
     imports: dict[str, str]
+    """Local name -> qualified name of every top-level import."""
     classes: dict[str, tuple[str, ...]]
     """Top-level class name -> qualified names of its bases."""
 
@@ -197,43 +200,54 @@ class Migrator(cst.CSTTransformer):
 
     # ----- helpers
     def line(self, node: cst.CSTNode) -> int:
+        """1-based line of an original node."""
         return self.get_metadata(PositionProvider, node).start.line
 
     def problem(self, node: cst.CSTNode, message: str) -> None:
+        """Record ``message`` at the line of the original ``node``."""
         self.problems.append(Problem(self.path, self.line(node), message))
 
     def qualified(self, node: cst.BaseExpression) -> str | None:
+        """The qualified name of a Name / Attribute in this module."""
         return qualify(node, self.scanned.imports, self.scanned.module, self.local_classes)
 
     def is_pydantic(self, node: cst.BaseExpression, *names: str) -> bool:
+        """True when ``node`` names one of pydantic's ``names`` (``Field``, ``field_validator``, ...)."""
         name = self.qualified(node)
         return name is not None and name.startswith("pydantic.") and name.rsplit(".", 1)[-1] in names
 
     def code(self, node: cst.CSTNode) -> str:
+        """The source of ``node``."""
         return cst.Module(body=[]).code_for_node(node)
 
     # ----- usage tracking (for leftover pydantic names)
     def visit_Import(self, node: cst.Import) -> None:
+        """libcst hook, entering a ``Import`` node."""
         self.in_import += 1
 
     def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
+        """libcst hook, leaving a ``Import`` node."""
         self.in_import -= 1
         return updated_node
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        """libcst hook, entering a ``ImportFrom`` node."""
         self.in_import += 1
 
     def visit_Name(self, node: cst.Name) -> None:
+        """libcst hook, entering a ``Name`` node."""
         if not self.in_import and (self.scanned.imports.get(node.value) or "").startswith("pydantic."):
             self.pydantic_uses.setdefault(node.value, self.line(node))
 
     # ----- imports of Noether's runtime
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom:
+        """libcst hook, leaving a ``ImportFrom`` node."""
         self.in_import -= 1
         return updated_node
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
                                   updated_node: cst.SimpleStatementLine) -> cst.BaseStatement | cst.FlattenSentinel:
+        """libcst hook, leaving a ``SimpleStatementLine`` node."""
         if len(updated_node.body) != 1:
             return updated_node
         small = updated_node.body[0]
@@ -279,12 +293,14 @@ class Migrator(cst.CSTTransformer):
 
     # ----- decorators Noether needs and the engine does not
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        """libcst hook, leaving a ``FunctionDef`` node."""
         decorators = [d for d in updated_node.decorators
                       if not is_dropped_decorator(self.qualified(d.decorator))]
         return updated_node.with_changes(decorators=decorators)
 
     # ----- discriminated unions
     def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.BaseExpression:
+        """libcst hook, leaving a ``Subscript`` node."""
         if self.qualified(updated_node.value) not in ("typing.Annotated", "typing_extensions.Annotated"):
             return updated_node
         elements = updated_node.slice
@@ -310,6 +326,7 @@ class Migrator(cst.CSTTransformer):
 
     # ----- schema classes
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        """libcst hook, leaving a ``ClassDef`` node."""
         name = updated_node.name.value
         if f"{self.scanned.module}.{name}" not in self.configs:
             return updated_node
@@ -472,12 +489,15 @@ class _NamesUsed(cst.CSTVisitor):
         self.names: set[str] = set()
 
     def visit_Import(self, node: cst.Import) -> bool:
+        """libcst hook, entering a ``Import`` node."""
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        """libcst hook, entering a ``ImportFrom`` node."""
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
+        """libcst hook, entering a ``Name`` node."""
         self.names.add(node.value)
 
 
@@ -497,6 +517,7 @@ class _DropUnused(cst.CSTTransformer):
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
                                   updated_node: cst.SimpleStatementLine) -> cst.BaseStatement | cst.RemovalSentinel:
+        """libcst hook, leaving a ``SimpleStatementLine`` node."""
         if len(updated_node.body) != 1 or not isinstance(updated_node.body[0], cst.ImportFrom):
             return updated_node
         small = updated_node.body[0]
