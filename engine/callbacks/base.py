@@ -55,6 +55,18 @@ class RunContext:
     """Data-loader worker processes for evaluation loaders."""
 
 
+class _from_run:  # noqa: N801 - used as a decorator, like @property
+    """A read-only attribute computed from the run (Noether's ``self.model``, ...) that a callback may still
+    assign for itself (``self.model = ...`` shadows it): a non-data descriptor, unlike ``property``."""
+
+    def __init__(self, getter: Callable[[Any], Any]) -> None:
+        self.getter = getter
+        self.__doc__ = getter.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return self if instance is None else self.getter(instance)
+
+
 class Callback:
     """Base of every callback: run-level hooks and an optional resumable state. All hooks are no-ops.
 
@@ -67,17 +79,17 @@ class Callback:
         self.config = _one_config(config, callback_config, "callback_config")
         self.run: RunContext | None = None
 
-    @property
+    @_from_run
     def model(self) -> torch.nn.Module:
         """The model being trained (Noether's ``self.model``)."""
         return self._context().model
 
-    @property
+    @_from_run
     def trainer(self) -> BaseTrainer:
         """The run's trainer (Noether's ``self.trainer``; ``self.trainer.autocast_context`` for forward passes)."""
         return self._context().trainer
 
-    @property
+    @_from_run
     def writer(self) -> NoetherLogWriter:
         """Noether's log writer: ``self.writer.add_scalar(key=..., value=..., logger=self.logger, format_str=...)``."""
         writer = self.__dict__.get("_noether_writer")
@@ -88,7 +100,7 @@ class Callback:
             writer = self._noether_writer = NoetherLogWriter(run.writer, is_main_process=run.is_main_process)
         return writer
 
-    @property
+    @_from_run
     def logger(self) -> logging.Logger:
         """A logger named after the callback class (``engine.callbacks.<ClassName>``)."""
         return logging.getLogger(f"engine.callbacks.{type(self).__name__}")
@@ -270,14 +282,20 @@ class PeriodicDataIteratorCallback(PeriodicCallback):
 
         Raises:
             KeyError: ``dataset_key`` names no dataset of the run.
+            ValueError: ``process_data`` is not implemented, or the dataset has fewer samples than processes.
         """
         from engine.data import make_eval_loader
         from engine.distributed import rank, world_size
 
         super().setup(run)
+        if type(self).process_data is PeriodicDataIteratorCallback.process_data:
+            raise ValueError(f"{type(self).__name__} must implement process_data(batch, *, trainer_model)")
         if self.dataset_key not in run.datasets:
             raise KeyError(f"{self}: no dataset {self.dataset_key!r}; datasets are {sorted(run.datasets)}")
         dataset = run.datasets[self.dataset_key]
+        if len(dataset) < world_size():  # a rank without samples would skip the gathering collectives
+            raise ValueError(f"{self}: dataset {self.dataset_key!r} has {len(dataset)} samples, fewer than the "
+                             f"{world_size()} processes")
         batch_size = getattr(self.config, "batch_size", None) or run.plan.micro_batch_sizes[0]
         self._loader = make_eval_loader(dataset, batch_size, num_workers=run.num_workers, rank=rank(),
                                         world_size=world_size())

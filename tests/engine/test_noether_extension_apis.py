@@ -199,3 +199,34 @@ def test_two_processes_gather_the_results_in_dataset_order(project):
 
     val = Blobs(BlobsConfig(kind="nproj.dataset.Blobs", num_samples=40, seed=1))
     assert torch.equal(torch.load(project / "outputs" / "ddp" / "order.th", weights_only=True), val.x)
+
+
+def test_a_data_iterator_callback_without_process_data_is_an_error_at_setup(project):
+    """The base class itself, or a subclass that forgot process_data, fails before training."""
+    config = with_callbacks(engine.load_config("configs/train.yaml"), "engine.callbacks.PeriodicDataIteratorCallback")
+    with pytest.raises(ConfigError) as caught:
+        engine.run(config)
+    assert str(caught.value).splitlines() == [
+        "trainer.callbacks[0]: PeriodicDataIteratorCallback must implement process_data(batch, *, trainer_model)"]
+
+
+def test_collate_results_concatenates_by_type_and_names_what_it_cannot():
+    """Dicts per key, tuples per position, 0-d tensors and numbers one per batch, None stays None."""
+    from engine.callbacks import collate_results
+
+    collated = collate_results([({"a": torch.tensor([1.0, 2.0])}, torch.tensor(0.5), None, 3),
+                                ({"a": torch.tensor([3.0])}, torch.tensor(1.5), None, 1)])
+    assert collated[0]["a"].tolist() == [1.0, 2.0, 3.0]
+    assert (collated[1].tolist(), collated[2], collated[3].tolist()) == ([0.5, 1.5], None, [3, 1])
+    with pytest.raises(TypeError, match=r"^process_data returned a str, which cannot be concatenated; return "
+                                        r"tensors, numbers, or dicts / tuples of them$"):
+        collate_results(["a", "b"])
+
+
+def test_a_callback_may_assign_the_noether_attributes_itself():
+    """self.model / self.writer read the run, but a callback that sets its own keeps it."""
+    from noether.core.schemas import CallBackBaseConfig
+
+    callback = engine.PeriodicCallback(CallBackBaseConfig(kind="x.Y", every_n_updates=1))
+    callback.model = "mine"
+    assert callback.model == "mine"
