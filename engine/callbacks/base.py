@@ -418,11 +418,18 @@ ENGINE_HOOKS: dict[str, tuple[str, ...]] = {
 NOETHER_KEYWORDS: dict[str, Callable[..., dict[str, Any]]] = {
     "before_training": lambda counter: {"update_counter": counter},
     "after_training": lambda counter: {"update_counter": counter},
+    "after_update": lambda counter: {"update_counter": counter},
+    "after_epoch": lambda counter: {"update_counter": counter},
+    "at_eval": lambda counter: {"update_counter": counter},
     "periodic_callback": lambda counter, interval_type: {"update_counter": counter, "interval_type": interval_type},
     "track_after_update_step": lambda counter, times: {"update_counter": counter, "times": times},
+    "track_after_accumulation_step": lambda counter, batch, losses, outputs, items, steps, step: {
+        "update_counter": counter, "batch": batch, "losses": losses, "update_outputs": outputs,
+        "accumulation_steps": steps, "accumulation_step": step},
 }
-"""Hooks a Noether callback may define with Noether's keyword-only signature: how the engine's positional
-arguments (the iteration first, as Noether's ``update_counter``) are passed to it then."""
+"""Hooks a Noether callback may write with Noether's signature (an ``update_counter`` parameter, usually
+keyword-only): how the engine's positional arguments are passed to it then (the iteration as an
+``UpdateCounter``; for the accumulation hook also the number of micro-batches per update and this one's index)."""
 
 _KEYWORDS = {"process_data": {"trainer_model": None},
              "process_results": {"interval_type": None, "update_counter": None}}
@@ -451,10 +458,13 @@ def check_hooks(callback: Callback) -> None:
             signature = inspect.signature(method)
         except (TypeError, ValueError):
             continue
-        if _binds(signature, arguments, _KEYWORDS.get(hook, {})):
-            continue
-        if hook in NOETHER_KEYWORDS and _binds(signature, (), NOETHER_KEYWORDS[hook](*arguments)):
-            setattr(callback, hook, _noether_call(callback, method, hook))
+        if hook in NOETHER_KEYWORDS and "update_counter" in signature.parameters:
+            extra = ("steps", "step") if hook == "track_after_accumulation_step" else ()
+            placeholders = NOETHER_KEYWORDS[hook](*arguments, *extra)
+            if _binds(signature, (), placeholders):
+                setattr(callback, hook, _noether_call(callback, method, hook))
+                continue
+        elif _binds(signature, arguments, _KEYWORDS.get(hook, {})):
             continue
         call = ", ".join([*arguments, *(f"{key}=..." for key in _KEYWORDS.get(hook, {}))])
         raise ValueError(f"{cls.__name__}.{hook}{signature} cannot be called the way the engine calls it: "
@@ -480,12 +490,16 @@ def _binds(signature: inspect.Signature, positional: Sequence[str], keywords: Ma
 def _noether_call(callback: Callback, method: Callable, hook: str) -> Callable:
     """``method`` called with Noether's keywords from the engine's positional arguments."""
     to_keywords = NOETHER_KEYWORDS[hook]
+    plan = callback._context().plan
+    end = plan.iteration_at(plan.total_updates)
+    micro_batches = [0]  # calls of the accumulation hook so far: the loop calls it once per micro-batch, in order
+    steps = len(plan.micro_batch_sizes)
 
     def call(iteration: TrainingIteration, *rest: Any) -> Any:
-        run = callback._context()
-        plan = run.plan
-        counter = UpdateCounter(iteration, plan.iteration_at(plan.total_updates), plan.effective_batch_size,
-                                plan.updates_per_epoch)
+        counter = UpdateCounter(iteration, end, plan.effective_batch_size, plan.updates_per_epoch)
+        if hook == "track_after_accumulation_step":
+            rest = (*rest, steps, micro_batches[0] % steps)
+            micro_batches[0] += 1
         return method(**to_keywords(counter, *rest))
 
     return call

@@ -75,8 +75,16 @@ class ResumingCallback(PeriodicCallback):
 
 
 class AccumulationHookCallback(PeriodicCallback):
-    """Noether's accumulation hook signature, which the engine calls with other arguments."""
+    """Noether's accumulation hook signature: records what it is called with."""
 
     def track_after_accumulation_step(self, *, update_counter, batch, losses, update_outputs, accumulation_steps,
                                       accumulation_step):
+        RESULTS.append((str(update_counter.cur_iteration), len(batch["x"]), sorted(losses), accumulation_steps,
+                        accumulation_step))
+
+
+class TooManyArgumentsCallback(PeriodicCallback):
+    """A periodic_callback the engine cannot call."""
+
+    def periodic_callback(self, iteration, interval_type, extra):
         raise AssertionError("never called")

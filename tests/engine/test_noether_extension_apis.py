@@ -134,13 +134,24 @@ def test_hooks_with_noethers_keyword_signatures_are_called_that_way(project, cap
                    "periodic_callback epoch at E3_U12_S192 of E3_U12_S192"]
 
 
+def test_noethers_accumulation_hook_gets_the_micro_batch_index(project):
+    """track_after_accumulation_step(*, update_counter, batch, losses, update_outputs, accumulation_steps,
+    accumulation_step): with max_batch_size 8 each update of 16 samples is 2 micro-batches."""
+    config = with_callbacks(engine.load_config("configs/train.yaml", ["trainer.max_batch_size=8"]),
+                            "noether_api_components.AccumulationHookCallback")
+    engine.run(config)
+    assert noether_api_components.RESULTS[:4] == [
+        ("E0_U0_S0", 8, ["ce", "total"], 2, 0), ("E0_U0_S0", 8, ["ce", "total"], 2, 1),
+        ("E0_U1_S16", 8, ["ce", "total"], 2, 0), ("E0_U1_S16", 8, ["ce", "total"], 2, 1)]
+    assert len(noether_api_components.RESULTS) == 24
+
+
 @pytest.mark.parametrize("kind, message", [
     ("ResumingCallback", "ResumingCallback defines Noether's hook resume_from_checkpoint(), which the engine never "
                          "calls; a resume restores callback state through state_dict() / load_state_dict(state)"),
-    ("AccumulationHookCallback",
-     "AccumulationHookCallback.track_after_accumulation_step(*, update_counter, batch, losses, update_outputs, "
-     "accumulation_steps, accumulation_step) cannot be called the way the engine calls it: "
-     "track_after_accumulation_step(iteration, batch, losses, outputs, items)"),
+    ("TooManyArgumentsCallback",
+     "TooManyArgumentsCallback.periodic_callback(iteration, interval_type, extra) cannot be called the way the "
+     "engine calls it: periodic_callback(iteration, interval_type)"),
 ])
 def test_a_hook_the_engine_would_not_call_is_an_error_at_setup(project, kind, message):
     """Never silence: a Noether hook the engine does not call, or a signature it cannot call, fails before training."""
