@@ -9,7 +9,7 @@ from engine.data import Dataset
 from engine.models import CompositeModel, Model
 from engine.optimizer import OptimizerWrapper
 from engine.run import RunResult, load_config, run
-from engine.trainer import BaseTrainer, LossOutput
+from engine.trainer import BaseTrainer, LossOutput, TrainerResult
 
 __all__ = [
     "BaseTrainer",
@@ -21,6 +21,7 @@ __all__ = [
     "OptimizerWrapper",
     "PeriodicCallback",
     "RunResult",
+    "TrainerResult",
     "load_config",
     "run",
 ]

@@ -19,10 +19,17 @@ class Model(torch.nn.Module):
 
     config_schema: ClassVar[type] = ModelBaseConfig
 
-    def __init__(self, config: ModelBaseConfig) -> None:
+    def __init__(self, config: ModelBaseConfig | None = None, *, model_config: ModelBaseConfig | None = None) -> None:
+        if (config is None) == (model_config is None):
+            raise TypeError("give the model's config once: positionally or as model_config= (Noether's keyword)")
         super().__init__()
-        self.config = config
-        self.name = config.name
+        self.config = config if config is not None else model_config
+        self.name = self.config.name
+
+    @property
+    def model_config(self) -> ModelBaseConfig:
+        """The model's config under Noether's name (``self.model_config``), the same object as ``self.config``."""
+        return self.config
 
     @property
     def is_frozen(self) -> bool:

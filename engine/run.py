@@ -242,6 +242,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
     seed_everything(config.seed)
     environment.set_cudnn_flags(config, device)
     datasets, model, trainer = build_components(config, device)
+    trainer.prepare(device, autocast)  # which train_step signature: decided once, here
     if rank() > 0:  # the model starts equal on every rank (DDP broadcasts rank 0's); dropout and the like must not
         seed_everything(config.seed + rank())
     plan = check_plan(config, len(datasets[TRAIN_DATASET_KEY]), world_size())

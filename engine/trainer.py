@@ -1,5 +1,6 @@
 """The training loop: ``BaseTrainer`` turns micro-batches into losses and runs updates in the order of
-DESIGN.md section 4.2. Users subclass it and implement ``loss_compute``; the loop itself is not overridden.
+DESIGN.md section 4.2. Users subclass it and implement ``loss_compute`` (or ``train_step``, in the engine's
+shape or in Noether's); the loop itself is not overridden.
 
 Gradient accumulation is weighted by items so that K micro-batches give the full batch's gradient:
 a mean loss over ``b_k`` items is scaled by ``b_k / B`` before its backward pass (``B`` = items of the update);
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 import attrs
 import torch
 
+from noether.core.config import ConfigError, Issue
 from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import TrainingIteration
 
@@ -60,17 +62,109 @@ class StepResult:
     """The model's outputs (for callbacks that track additional outputs)."""
 
 
+@attrs.frozen(kw_only=True)
+class TrainerResult:
+    """What Noether's ``train_step(batch, model)`` returns: the loss to back-propagate and what to log.
+
+    A ``train_step`` written for Noether keeps working: the engine detects its ``(batch, model)`` signature once,
+    back-propagates ``total_loss`` (a mean over the micro-batch, weighted by its share of the update like every
+    mean loss) and logs ``total_loss`` as ``loss/online/total`` and each of ``losses_to_log`` as
+    ``loss/online/<name>``.
+    """
+
+    total_loss: torch.Tensor
+    """Scalar tensor: the micro-batch's loss (a mean over its samples)."""
+    losses_to_log: Mapping[str, torch.Tensor] | None = None
+    """Named scalar losses to log besides the total (``None``: only the total)."""
+    additional_outputs: Any = None
+    """Anything else callbacks that track outputs should see (e.g. predictions)."""
+
+
+MODEL_PARAMETER_NAMES = ("model", "dist_model", "trainer_model", "forward_model")
+"""First parameter names of a ``train_step(model, batch)`` written for the engine."""
+
+
 class BaseTrainer:
     """Base of user trainers: split a batch into model inputs and targets, compute the loss.
 
-    Subclasses implement ``loss_compute(outputs, targets)``; they may declare ``config_schema`` (an attrs
-    subclass of ``BaseTrainerConfig``) and add callbacks with ``trainer_callbacks``.
+    Subclasses implement ``loss_compute(outputs, targets)``, or override ``train_step``: either the engine's
+    ``train_step(model, batch)`` or Noether's ``train_step(batch, model)`` returning a ``TrainerResult`` (or a
+    bare scalar tensor); which of the two is read once from the signature. They may declare ``config_schema``
+    (an attrs subclass of ``BaseTrainerConfig``) and add callbacks with ``trainer_callbacks``.
     """
 
     config_schema: ClassVar[type] = BaseTrainerConfig
 
     def __init__(self, config: BaseTrainerConfig) -> None:
         self.config = config
+        self.device: torch.device | None = None
+        """The device the run trains on (set by the engine before training)."""
+        self._autocast: Any = contextlib.nullcontext
+        self._step: Any = None
+
+    def prepare(self, device: torch.device, autocast: Any) -> None:
+        """Called once by the engine before training: the device, the forward pass's autocast factory, and which
+        ``train_step`` signature this trainer has.
+
+        Raises:
+            ConfigError: an overridden ``train_step`` whose parameters do not say which one is the batch.
+        """
+        self.device, self._autocast = device, autocast
+        try:
+            self._step = self._step_function()
+        except TypeError as exc:
+            raise ConfigError([Issue("trainer.kind", str(exc))]) from None
+
+    @property
+    def autocast_context(self) -> contextlib.AbstractContextManager:
+        """The forward pass's autocast context (a fresh one on each access; Noether's ``trainer.autocast_context``),
+        for callbacks that run the model themselves: ``with self.trainer.autocast_context: ...``."""
+        return self.__dict__.get("_autocast", contextlib.nullcontext)()
+
+    def run_step(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> StepResult:
+        """One micro-batch through this trainer's ``train_step``, whichever signature it has: the loop and the
+        evaluation callbacks call this."""
+        step = self.__dict__.get("_step")
+        if step is None:  # a trainer used outside a run (prepare was not called)
+            step = self._step = self._step_function()
+        return step(model, batch)
+
+    def _step_function(self) -> Any:
+        """``(model, batch) -> StepResult`` for this trainer's ``train_step``, decided once from its signature."""
+        if type(self).train_step is BaseTrainer.train_step:
+            return self.train_step
+        try:
+            parameters = [p for p in inspect.signature(self.train_step).parameters.values()
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            parameters = []
+        names = [p.name for p in parameters[:2]]
+        if len(names) == 2 and names[0] == "batch":
+            noether_step = self.train_step
+            return lambda model, batch: self._as_step_result(noether_step(batch, model), batch)
+        if len(names) == 2 and (names[0] in MODEL_PARAMETER_NAMES or names[1] == "batch"):
+            engine_step = self.train_step
+            return lambda model, batch: self._as_step_result(engine_step(model, batch), batch)
+        raise TypeError(
+            f"{type(self).__name__}.train_step({', '.join(names)}): cannot tell which parameter is the batch; "
+            "name them (batch, model) as in Noether or (model, batch) as in the engine")
+
+    def _as_step_result(self, result: Any, batch: Mapping[str, Any]) -> StepResult:
+        """An overridden ``train_step``'s result as a ``StepResult`` (a ``TrainerResult``, a bare tensor, a dict
+        of losses or a ``LossOutput``)."""
+        if isinstance(result, StepResult):
+            return result
+        if isinstance(result, TrainerResult):
+            _check_scalar(result.total_loss, "TrainerResult.total_loss")
+            losses = {"total": result.total_loss.detach()}
+            for name, value in (result.losses_to_log or {}).items():
+                _check_scalar(value, f"TrainerResult.losses_to_log[{name!r}]")
+                losses[name] = value.detach()
+            return StepResult(result.total_loss, _batch_items(batch), False, losses, result.additional_outputs)
+        if isinstance(result, (torch.Tensor, LossOutput, Mapping)):
+            return self._step_result(result, None, _batch_items(batch))
+        raise TypeError(f"{type(self).__name__}.train_step must return an engine.TrainerResult, a scalar tensor, "
+                        f"a dict of scalar tensors or an engine.LossOutput (got {type(result).__name__})")
 
     # ----- what users override ---------------------------------------------------------------------------
     def loss_compute(self, outputs: Any, targets: dict[str, Any]) -> torch.Tensor | dict[str, torch.Tensor] | LossOutput:
@@ -297,7 +391,7 @@ def train(
             data_wait += time.perf_counter() - fetch_started
             with accumulation_context(ddp, index == last_micro_batch):
                 with autocast():
-                    result = trainer.train_step(forward_model, batch)
+                    result = trainer.run_step(forward_model, batch)
                 if skip_nonfinite:  # a flag on the device: reading it here would stall a GPU every micro-batch
                     finite = finite_and(finite, result.objective)
                 # every micro-batch is back-propagated, also after a non-finite one: under DDP all ranks must

@@ -9,7 +9,8 @@ from typing import Any
 from noether.core.config import ConfigError, Issue
 from noether.core.schemas.callbacks import BUILTIN_CALLBACKS
 
-from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
+from engine.callbacks.base import (Callback, EarlyStop, PeriodicCallback, PeriodicDataIteratorCallback, RunContext,
+                                   collate_results)
 from engine.callbacks.best_checkpoint import BestCheckpointCallback
 from engine.callbacks.best_metric import BestMetricCallback
 from engine.callbacks.checkpoint import CheckpointCallback
@@ -74,8 +75,10 @@ __all__ = [
     "OfflineLossCallback",
     "OnlineLossCallback",
     "PeriodicCallback",
+    "PeriodicDataIteratorCallback",
     "RunContext",
     "TrackAdditionalOutputsCallback",
+    "collate_results",
     "default_callbacks",
     "make_callbacks",
 ]

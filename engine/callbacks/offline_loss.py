@@ -47,7 +47,7 @@ class OfflineLossCallback(PeriodicCallback):
         count = torch.zeros((), dtype=torch.float64)
         try:
             for batch in self._loader:
-                result = trainer.train_step(model, to_device(batch, self.run.device))
+                result = trainer.run_step(model, to_device(batch, self.run.device))
                 items = torch.as_tensor(result.count, dtype=torch.float64).cpu()
                 for name, value in result.losses.items():
                     sums[name] = sums.get(name, 0.0) + value.double().cpu() * items

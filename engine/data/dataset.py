@@ -68,6 +68,8 @@ class Dataset(torch.utils.data.Dataset):
         config: The dataset's config; ``included_properties`` / ``excluded_properties`` select the properties,
             ``dataset_normalizers`` normalizes them. ``dataset_wrappers`` are applied by
             :func:`engine.data.build_dataset`, not here.
+        dataset_config: The config under Noether's keyword (``super().__init__(dataset_config=...)``), instead
+            of ``config``.
 
     Raises:
         ValueError: ``included_properties`` or ``excluded_properties`` names a property without a
@@ -97,9 +99,11 @@ class Dataset(torch.utils.data.Dataset):
     normalizers: dict[str, NormalizerChain]
     """The normalizers per property (only properties that have some), e.g. to ``inverse`` a prediction."""
 
-    def __init__(self, config: DatasetBaseConfig) -> None:
+    def __init__(self, config: DatasetBaseConfig | None = None, *, dataset_config: DatasetBaseConfig | None = None) -> None:
+        if (config is None) == (dataset_config is None):
+            raise TypeError("give the dataset's config once: positionally or as dataset_config= (Noether's keyword)")
         super().__init__()
-        self.config = config
+        config = self.config = config if config is not None else dataset_config
         available = getitem_names(type(self))
         included, excluded = config.included_properties, config.excluded_properties
         for field, names in (("included_properties", included), ("excluded_properties", excluded)):

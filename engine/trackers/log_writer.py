@@ -40,15 +40,21 @@ class LogWriter:
         self._metrics = open(metrics_path, "ab", buffering=0) if metrics_path is not None else None
         self._pending: list[tuple[TrainingIteration, dict[str, float]]] = []
 
-    def add_scalar(self, key: str, value: Any, iteration: TrainingIteration) -> None:
-        """Cache ``value`` (a number or a 0-d tensor) under ``key`` for the update of ``iteration``.
+    def add_scalar(self, key: str, value: Any, iteration: TrainingIteration | None = None) -> None:
+        """Cache ``value`` (a number, a NumPy scalar or a 0-d tensor) under ``key`` for the update being handled.
+
+        Args:
+            key: The log key (a trailing ``/`` is dropped).
+            value: The value.
+            iteration: The update being handled, named in the error below (optional).
 
         Raises:
             KeyError: ``key`` was already logged for this update (two callbacks writing the same key).
         """
         key = key.rstrip("/")
         if key in self.current:
-            raise KeyError(f"key {key!r} was already logged for update {iteration.update}")
+            update = f"update {iteration.update}" if iteration is not None else "this update"
+            raise KeyError(f"key {key!r} was already logged for {update}")
         self.current[key] = float(value.item() if hasattr(value, "item") else value)
 
     def add_summary(self, key: str, value: Any) -> None:
@@ -97,3 +103,35 @@ class LogWriter:
             self._metrics = None
         if summary_path is not None and self.summary:
             summary_path.write_text(json.dumps(self.summary, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+class NoetherLogWriter:
+    """Noether's ``writer`` for callbacks (``self.writer``): ``add_scalar(key, value, logger=None, format_str=None)``
+    over the run's ``LogWriter``; with a ``logger`` the value is also printed as ``key: value`` (formatted with
+    ``format_str``, e.g. ``".6f"``) on the main process.
+
+    >>> from engine.trackers.base import Tracker
+    >>> writer = LogWriter(Tracker(), None)
+    >>> NoetherLogWriter(writer).add_scalar(key="metrics/val/accuracy", value=0.75, logger=True, format_str=".4f")
+    metrics/val/accuracy: 0.7500
+    >>> writer.current
+    {'metrics/val/accuracy': 0.75}
+    """
+
+    def __init__(self, writer: LogWriter, *, is_main_process: bool = True) -> None:
+        self.log_writer = writer
+        """The run's writer the scalars go to."""
+        self.is_main_process = is_main_process
+        """Only the main process prints."""
+
+    def add_scalar(self, key: str, value: Any, logger: Any = None, format_str: str | None = None) -> None:
+        """Log ``value`` under ``key`` for the update being handled (Noether's signature).
+
+        Raises:
+            KeyError: ``key`` was already logged for this update.
+        """
+        self.log_writer.add_scalar(key, value)
+        if logger is not None and self.is_main_process:
+            key = key.rstrip("/")
+            number = self.log_writer.current[key]
+            print(f"{key}: {format(number, format_str) if format_str else number}", flush=True)

@@ -23,3 +23,7 @@ def single_threaded_torch() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+collect_ignore = ["data/noether_project"]
+"""A project written for Noether (its imports exist only after ``noether-migrate``): data, not test modules."""
