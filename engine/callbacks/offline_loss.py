@@ -17,6 +17,9 @@ class OfflineLossCallback(PeriodicCallback):
     sample (per item for ``LossOutput`` losses), not a mean of batch means; and ``lossdiff/<dataset_key>/<name>``
     = offline - online when the online loss of the same interval was logged in this update."""
 
+    evaluates = True
+    """Runs in evaluation runs (``engine.evaluate``, ``noether-eval``)."""
+
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.dataset_key = config.dataset_key

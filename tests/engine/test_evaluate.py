@@ -122,3 +122,118 @@ def test_weights_that_do_not_fit_are_one_error(run, tmp_path):
         "checkpoint 'last' of model 'mlp' does not fit the model built from the config: size mismatch for "
         "net.0.weight: copying a param with shape torch.Size([8, 3]) from checkpoint, the shape in current model "
         "is torch.Size([5, 3]).")
+
+
+# ------------------------------------------------------------------------------------------------ evaluate
+from engine.cli import eval_main  # noqa: E402
+from engine_components import TokenDataset, per_token_loss  # noqa: E402
+from evaluate_components import datasets  # noqa: E402
+from noether.core.config import ConfigError  # noqa: E402
+
+
+def files_of(directory: pathlib.Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (relative path -> content)."""
+    return {str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture()
+def fresh_run(tmp_path) -> engine.RunResult:
+    """A trained run of this test alone (evaluations add stage directories to it)."""
+    return trained_run(tmp_path / "outputs")
+
+
+def validation_set() -> TokenDataset:
+    """The run's validation dataset, built by hand."""
+    return TokenDataset(datasets()["val"])
+
+
+def hand_loss(model: torch.nn.Module) -> float:
+    """The validation loss of ``model`` computed by hand: the per-token squared error's mean over all samples."""
+    val = validation_set()
+    with torch.no_grad():
+        return per_token_loss(model(val.x), val.y).mean().item()
+
+
+def write(path: pathlib.Path, text: str) -> pathlib.Path:
+    """Write ``text`` to ``path`` and return it."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_evaluate_the_best_checkpoint_and_predict(fresh_run, tmp_path):
+    """The best checkpoint's validation loss equals a hand evaluation of it, the predictions equal a hand
+    forward pass with the sample indices, results are in ``<run>/eval``, and no file of the run changed."""
+    run_dir = fresh_run.run_dir
+    before = files_of(run_dir)
+    inference = write(tmp_path / "inference.yaml", "evaluation:\n  checkpoint: best_model.loss/val/total\n"
+                      "  predict: [val]\n")
+    result = engine.evaluate(run_dir, inference)
+    assert result.run_dir == run_dir / "eval" and result.run_id == "test-run"
+    best = engine.load_model(run_dir, "best_model.loss.val.total")
+    assert result.metrics == {"loss/val/total": pytest.approx(hand_loss(best), rel=1e-12)}
+    predictions = torch.load(result.run_dir / "predictions" / "val.th", weights_only=True)
+    val = validation_set()
+    assert torch.equal(predictions["index"], torch.arange(10))
+    with torch.no_grad():
+        assert torch.allclose(predictions["outputs"], best(val.x), rtol=0, atol=1e-15)
+    assert predictions["dataset_key"] == "val"
+    after = files_of(run_dir)
+    assert {name: content for name, content in after.items() if not name.startswith("eval/")} == before
+    assert sorted(name for name in after if name.startswith("eval/")) == [
+        "eval/config.yaml", "eval/metrics.jsonl", "eval/predictions/val.th", "eval/summary.json"]
+    import json
+
+    summary = json.loads((result.run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["checkpoint"] == "best_model.loss.val.total" and summary["evaluated"] == "run test-run"
+    assert engine.evaluate(run_dir).run_dir == run_dir / "eval_2"  # a second evaluation: a new stage
+
+
+def test_evaluate_ema_weights_equals_a_hand_evaluation(fresh_run):
+    """``evaluation.model_info=ema=0.9`` evaluates the EMA weights: the loss of the loaded EMA model by hand."""
+    result = engine.evaluate(fresh_run.run_dir, overrides=["evaluation.model_info=ema=0.9",
+                                                           "evaluation.checkpoint=last"])
+    ema = engine.load_model(fresh_run.run_dir, "last", model_info="ema=0.9")
+    assert result.metrics["loss/val/total"] == pytest.approx(hand_loss(ema), rel=1e-12)
+    assert result.metrics["loss/val/total"] != pytest.approx(fresh_run.metrics["loss/val/total"], rel=1e-6)
+
+
+def test_bad_evaluations_are_one_error_each_and_write_nothing(fresh_run, tmp_path):
+    """A checkpoint that does not exist, a dataset key the run lacks, a changed model: one clear error each,
+    and the run directory is exactly as before."""
+    run_dir = fresh_run.run_dir
+    before = files_of(run_dir)
+    with pytest.raises(FileNotFoundError) as caught:
+        engine.evaluate(run_dir, overrides=["evaluation.checkpoint=E9"])
+    assert str(caught.value).startswith("no verified checkpoint 'E9' of model 'mlp' in ")
+    inference = write(tmp_path / "bad.yaml", "evaluation:\n  predict: [test]\nmodel:\n  hidden: 16\n"
+                      "trainer:\n  callbacks:\n  - name: OfflineLossCallback\n    dataset_key: tset\n"
+                      "    every_n_epochs: 1\n")
+    with pytest.raises(ConfigError) as caught:
+        engine.evaluate(run_dir, inference)
+    assert str(caught.value).splitlines() == [
+        f"evaluation.predict[0]: no dataset 'test' in the run (datasets: train, val)  [{inference}:2:13]",
+        "model.hidden: an evaluation cannot change the trained model (the run has 8, got 16); its checkpoints fit "
+        f"the run's model only  [{inference}:4:3]",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        engine.evaluate(run_dir, inference, ["evaluation.predict=[val]", "model.hidden=8"])
+    assert str(caught.value).splitlines() == [
+        f"trainer.callbacks[0].dataset_key: no dataset 'tset' (datasets: train, val)  [{inference}:8:5]",
+    ]
+    assert files_of(run_dir) == before
+
+
+def test_noether_eval_command(fresh_run, tmp_path, capsys):
+    """``noether-eval RUN_ID --output-path DIR [overrides]`` prints the metrics and the stage directory; a bad
+    override is one line with status 2."""
+    output_path = fresh_run.run_dir.parent
+    assert eval_main([fresh_run.run_id, "--output-path", str(output_path), "evaluation.checkpoint=E1"]) == 0
+    out = capsys.readouterr().out
+    e1 = engine.load_model(fresh_run.run_dir, "E1")
+    assert out.endswith(f"loss/val/total: {hand_loss(e1):.6g}\nresults: {fresh_run.run_dir / 'eval'}\n")
+    assert eval_main([str(fresh_run.run_dir), "evaluation.chekpoint=E1"]) == 2
+    assert capsys.readouterr().err.splitlines()[1:] == [
+        "evaluation.chekpoint: cannot override: the key is not in the config; add it with '+evaluation.chekpoint=...'"
+        "; did you mean 'checkpoint'?  [override 1 'evaluation.chekpoint=E1']"]
+    assert eval_main(["nope", "--output-path", str(output_path)]) == 2
+    assert capsys.readouterr().err == f"noether-eval: no run 'nope' in {output_path} (runs there: test-run)\n"
