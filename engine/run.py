@@ -33,6 +33,7 @@ from noether.core.training import TrainingIteration, check_plan
 
 from engine import environment
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
+from engine.callbacks.ema import link_averages
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
 from engine.data.batching import build_pipeline
@@ -296,7 +297,9 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
     callbacks = make_callbacks(config.trainer.callbacks)
     config_indices = list(range(len(callbacks)))  # where each configured callback is in trainer.callbacks
     if evaluation is not None:
-        config_indices = [index for index, callback in zip(config_indices, callbacks) if evaluates(callback)]
+        # the evaluated weights are the loaded ones: callbacks of the training run's EMA weights do not apply
+        config_indices = [index for index, callback in zip(config_indices, callbacks)
+                          if evaluates(callback) and not getattr(callback, "model_info", None)]
         callbacks = [callbacks[index] for index in config_indices]
         if config.trainer.add_trainer_callbacks:
             callbacks += [callback for callback in trainer.trainer_callbacks() if evaluates(callback)]
@@ -356,6 +359,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
                              writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
                              is_main_process=is_main, num_workers=config.num_workers or 0)
         setup_callbacks(callbacks, context, configured=len(config_indices), indices=config_indices)
+        link_averages(callbacks, config_indices)  # callbacks that evaluate or save EMA weights
         if is_main and evaluation is not None:
             print(f"evaluating {evaluation.source}, checkpoint {evaluated_tag!r} on {device}: "
                   f"{', '.join(map(str, callbacks))}; output in {run_dir}")

@@ -237,3 +237,66 @@ def test_noether_eval_command(fresh_run, tmp_path, capsys):
         "; did you mean 'checkpoint'?  [override 1 'evaluation.chekpoint=E1']"]
     assert eval_main(["nope", "--output-path", str(output_path)]) == 2
     assert capsys.readouterr().err == f"noether-eval: no run 'nope' in {output_path} (runs there: test-run)\n"
+
+
+# ------------------------------------------------------------------------------------ EMA evaluated in training
+import json  # noqa: E402
+
+from engine_components import token_config  # noqa: E402
+from noether.core.schemas.callbacks import (  # noqa: E402
+    BestCheckpointCallbackConfig,
+    CheckpointCallbackConfig,
+    EmaCallbackConfig,
+    OfflineLossCallbackConfig,
+)
+
+
+def ema_run_config(output_path: pathlib.Path, ema_factors=(0.9,), model_info="ema=0.9"):
+    """The validation loss of the trained and of the EMA weights every 2 updates, the best EMA checkpoint by the
+    EMA loss, and periodic checkpoints of both."""
+    import attrs
+
+    callbacks = (OfflineLossCallbackConfig(dataset_key="val", every_n_updates=2),
+                 OfflineLossCallbackConfig(dataset_key="val", every_n_updates=2, model_info=model_info),
+                 BestCheckpointCallbackConfig(metric_key=f"{model_info}/loss/val/total", every_n_updates=2),
+                 EmaCallbackConfig(target_factors=ema_factors, every_n_updates=2),
+                 CheckpointCallbackConfig(every_n_updates=2))
+    config = token_config(output_path, datasets=datasets(), callbacks=callbacks)
+    return attrs.evolve(config, store_code_in_output=False)
+
+
+def logged(run_dir: pathlib.Path) -> dict[int, dict[str, float]]:
+    """``metrics.jsonl`` by update."""
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return {record["update"]: record for record in map(json.loads, lines)}
+
+
+def test_ema_metrics_equal_a_hand_evaluation_of_the_shadow(tmp_path):
+    """``model_info: ema=0.9`` logs ``ema=0.9/loss/val/total``: at every interval the loss of the EMA weights
+    saved at that update, by hand; the trained weights' loss is unchanged by the swap; the best checkpoint by the
+    EMA metric holds the EMA weights of the best update."""
+    result = engine.run(ema_run_config(tmp_path))
+    records = logged(result.run_dir)
+    for update, tag in ((2, "E1_U2_S24"), (4, "E2_U4_S48")):
+        ema = engine.load_model(result.run_dir, tag, model_info="ema=0.9")
+        trained = engine.load_model(result.run_dir, tag)
+        assert records[update]["ema=0.9/loss/val/total"] == pytest.approx(hand_loss(ema), rel=1e-12)
+        assert records[update]["loss/val/total"] == pytest.approx(hand_loss(trained), rel=1e-12)
+        assert hand_loss(ema) != pytest.approx(hand_loss(trained), rel=1e-6)
+    best_update = min((2, 4), key=lambda update: records[update]["ema=0.9/loss/val/total"])
+    best = engine.load_model(result.run_dir, "best_model.ema=0.9/loss/val/total", model_info="ema=0.9")
+    at_best = engine.load_model(result.run_dir, {2: "E1_U2_S24", 4: "E2_U4_S48"}[best_update], model_info="ema=0.9")
+    assert same(best, at_best.state_dict())
+    assert not (result.run_dir / "checkpoints" / "mlp_cp=best_model.ema=0.9.loss.val.total_model.th").exists()
+
+
+def test_an_ema_factor_that_no_callback_keeps_is_a_config_error(tmp_path):
+    """``model_info: ema=0.5`` with only EMA 0.9: one line per callback that needs it, before training."""
+    with pytest.raises(ConfigError) as caught:
+        engine.run(ema_run_config(tmp_path, model_info="ema=0.5"))
+    assert str(caught.value).splitlines() == [
+        "trainer.callbacks[1].model_info: no EmaCallback keeps the factor 0.5 (EMA factors: 0.9) (got 'ema=0.5')",
+        "trainer.callbacks[2].metric_key: no EmaCallback keeps the factor 0.5 (EMA factors: 0.9) "
+        "(got 'ema=0.5/loss/val/total')",
+    ]
+    assert not (tmp_path / "test-run" / "checkpoints").exists()
