@@ -85,7 +85,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
               "true to finish the update and save a resumable checkpoint on Ctrl-C)", file=sys.stderr)
         return 130
     if os.environ.get("RANK", "0") == "0":  # under torchrun, the other ranks print nothing
-        print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir {result.run_dir}")
+        print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir "
+              f"{result.tensorboard_dir.parent if result.tensorboard_dir else result.run_dir}")
     return SIGNAL_EXIT_STATUS.get(result.stopped_by, 0)
 
 

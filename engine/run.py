@@ -28,12 +28,11 @@ from noether.core.config import ConfigError, Issue
 from noether.core.config.kinds import declared_config_class, resolve_kind
 from noether.core.config.load import in_document_order
 from noether.core.config.yaml import compose_with_origins
-from noether.core.schemas import ConfigSchema
+from noether.core.schemas import ConfigSchema, TensorboardTrackerSchema
 from noether.core.training import TrainingIteration, check_plan
 
 from engine import environment
 from engine.callbacks import Callback, RunContext, default_callbacks, make_callbacks
-from engine.callbacks.ema import link_averages
 from engine.checkpoint import CheckpointWriter
 from engine.data import Dataset, UpdateBatchSampler, build_dataset, make_train_loader
 from engine.data.batching import build_pipeline
@@ -62,6 +61,7 @@ from engine.resume import (
 )
 from engine.trackers import LogWriter, make_tracker
 from engine.trainer import BaseTrainer, Loop, run_hooks, train
+from engine.validate import check_callbacks, dataset_key_issues
 
 TRAIN_DATASET_KEY = "train"
 """The dataset the model is trained on; other keys are for callbacks (validation, test)."""
@@ -81,6 +81,9 @@ class RunResult:
     """The last value of every logged scalar."""
     stopped_by: str | None = None
     """Why training ended before the plan's end: ``early_exit``, ``SIGTERM``, ``SIGINT``; ``None`` otherwise."""
+    tensorboard_dir: pathlib.Path | None = None
+    """The TensorBoard log directory the run wrote to (a resumed run continues its first ancestor's); ``None``
+    without a TensorBoard tracker."""
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), schema: type = ConfigSchema) -> Any:
@@ -120,9 +123,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[str, Dataset], Model, BaseTrainer]:
-    """Import and construct the datasets, the model (on ``device``) and the trainer; every kind problem at once."""
-    issues: list[Issue] = []
+def build_components(config: ConfigSchema, device: torch.device, *,
+                     check_usage: bool = True) -> tuple[dict[str, Dataset], Model, BaseTrainer]:
+    """Import and construct the datasets, the model (on ``device``) and the trainer; every kind problem at once.
+    ``check_usage``: also check that callback ``dataset_key``s name datasets and that the model's ``forward``
+    takes the forward properties (``noether-check`` reports those together with its other checks instead)."""
+    issues: list[Issue] = dataset_key_issues(config) if check_usage else []
 
     def resolved(kind: str, base: type, path: str) -> type | None:
         try:
@@ -134,11 +140,6 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
     dataset_classes = {key: resolved(ds.kind, Dataset, f"datasets.{key}.kind") for key, ds in config.datasets.items()}
     model_class = resolved(config.model.kind, torch.nn.Module, "model.kind")
     trainer_class = resolved(config.trainer.kind, BaseTrainer, "trainer.kind")
-    for index, callback in enumerate(config.trainer.callbacks or ()):
-        key = getattr(callback, "dataset_key", None)
-        if key is not None and key not in config.datasets:
-            issues.append(Issue(f"trainer.callbacks[{index}].dataset_key",
-                                f"no dataset {key!r} (datasets: {', '.join(sorted(config.datasets))})"))
     if TRAIN_DATASET_KEY not in config.datasets:
         issues.append(Issue("datasets", f"needs a '{TRAIN_DATASET_KEY}' dataset (got {sorted(config.datasets)})"))
     pipelines = {}
@@ -160,7 +161,7 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
         if getattr(leaf, "is_frozen", False):
             freeze(leaf)
     trainer = trainer_class(config.trainer)
-    problem = trainer.forward_problem(model)
+    problem = trainer.forward_problem(model) if check_usage else None
     if problem is not None:
         where = "model" if not config.trainer.forward_properties and config.model.forward_properties else "trainer"
         raise ConfigError([Issue(f"{where}.forward_properties", problem)])
@@ -313,6 +314,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
         if config.trainer.add_trainer_callbacks:
             callbacks += trainer.trainer_callbacks()
     check_checkpoint_keys(callbacks)
+    check_callbacks(callbacks, config_indices)  # watched metrics are logged, EMA model_info has its EmaCallback
 
     run_id = config.run_id or broadcast_from_main(new_run_id())
     config = attrs.evolve(config, run_id=run_id, accelerator={"cuda": "gpu"}.get(device.type, device.type))
@@ -333,7 +335,10 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
         if evaluation is None:
             (run_dir / "param_groups.txt").write_text(
                 "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
-    tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id)
+    continue_in = tensorboard_to_continue(resume_point, config) if resume_point is not None else None
+    tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id, continue_in=continue_in,
+                           resumed_at=loop.iteration.update + 1 if continue_in is not None else None)
+    tensorboard_dir = getattr(tracker, "log_dir", None)
     writer = LogWriter(tracker, run_dir / "metrics.jsonl" if is_main else None)
     try:  # from here on the writer (an open file, TensorBoard's thread) is closed whatever happens
         if is_main:
@@ -351,6 +356,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
                 "config": core_config.unstructure(config),
                 "run_id": run_id,
                 "ancestors": ancestors,
+                # where the TensorBoard run lives (relative to output_path), for the runs that resume this one
+                "tensorboard_log_dir": os.path.relpath(tensorboard_dir, config.output_path) if tensorboard_dir else None,
             }
 
         checkpoints = CheckpointWriter(run_dir / "checkpoints", run_id=run_id, model=model, optimizers=optimizers,
@@ -359,7 +366,6 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
                              writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
                              is_main_process=is_main, num_workers=config.num_workers or 0)
         setup_callbacks(callbacks, context, configured=len(config_indices), indices=config_indices)
-        link_averages(callbacks, config_indices)  # callbacks that evaluate or save EMA weights
         if is_main and evaluation is not None:
             print(f"evaluating {evaluation.source}, checkpoint {evaluated_tag!r} on {device}: "
                   f"{', '.join(map(str, callbacks))}; output in {run_dir}")
@@ -367,6 +373,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
             print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
                   f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
                   + (f", resuming {resume_from[0]} at {loop.iteration}" if resume_point else "")
+                  + (f"; TensorBoard continues in {continue_in}" if continue_in is not None else "")
                   + f"; output in {run_dir}")
             for name, optimizer in optimizers.items():
                 groups = ", ".join(f"{group.name} ({len(group.param_names)})" for group in optimizer.plan)
@@ -428,7 +435,17 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
         else:
             print(f"done at {loop.iteration}; outputs in {run_dir}")
     return RunResult(run_id=run_id, run_dir=run_dir, iteration=loop.iteration, metrics=dict(writer.latest),
-                     stopped_by=stopped_by)
+                     stopped_by=stopped_by, tensorboard_dir=tensorboard_dir)
+
+
+def tensorboard_to_continue(point: ResumePoint, config: ConfigSchema) -> pathlib.Path | None:
+    """The TensorBoard log directory of the run that ``point``'s run continues (its first ancestor's), when it
+    still exists under ``output_path``; ``None``: a checkpoint without it, or another tracker."""
+    stored = (point.trainer_state or {}).get("tensorboard_log_dir")
+    if not stored or not isinstance(config.tracker, TensorboardTrackerSchema):
+        return None
+    directory = pathlib.Path(config.output_path) / stored
+    return directory if directory.is_dir() else None
 
 
 def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, configured: int,

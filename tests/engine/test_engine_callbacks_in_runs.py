@@ -38,7 +38,7 @@ def test_a_configured_online_loss_at_the_track_interval_replaces_the_default(tmp
 @pytest.mark.parametrize("config_class", [CheckpointCallbackConfig, BestCheckpointCallbackConfig])
 def test_unknown_model_names_are_a_config_error(tmp_path, config_class):
     """``model_names`` that name no model of the run are one error line at the callback's path; nothing trains."""
-    fields = {"metric_key": "loss/val/total"} if config_class is BestCheckpointCallbackConfig else {}
+    fields = {"metric_key": "loss/online/total/U1"} if config_class is BestCheckpointCallbackConfig else {}
     config = token_config(tmp_path, callbacks=(config_class(every_n_updates=1, model_names=("mpl",), **fields),))
     with pytest.raises(ConfigError) as raised:
         engine.run(config)
