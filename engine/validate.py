@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from noether.core.config import ConfigError, Issue
+from noether.core.training import Interval
 
 
 def _offline(callback: Any) -> tuple[str, ...]:
@@ -86,11 +87,32 @@ def watched_keys(callback: Any) -> list[tuple[str, str]]:
     return []
 
 
+def can_read(logger: Any, watcher: Any) -> bool:
+    """Whether every update at which ``watcher`` runs is one at which ``logger`` logs: the same unit with a
+    multiple of the logger's period. Intervals in different units (or a callback without one) are not judged.
+
+    >>> from engine.callbacks import PeriodicCallback
+    >>> every = lambda **n: PeriodicCallback(interval=Interval(**n))
+    >>> can_read(every(every_n_epochs=1), every(every_n_epochs=2)), can_read(every(every_n_updates=4), every(every_n_updates=6))
+    (True, False)
+    """
+    first, second = getattr(logger, "interval", None), getattr(watcher, "interval", None)
+    if first is None or second is None:
+        return True
+    for unit in ("every_n_epochs", "every_n_updates", "every_n_samples"):
+        period, needed = getattr(first, unit), getattr(second, unit)
+        if needed is not None and period is not None and needed % period != 0:
+            return False
+    return True
+
+
 def watched_metric_issues(callbacks: Sequence[Any], indices: Sequence[int]) -> list[Issue]:
-    """One issue per watched metric key that no callback logs, unless a callback logs keys it does not declare.
+    """One issue per watched metric key that no callback logs, or that only callbacks running after the watcher
+    (later in the list) or at other intervals log: the watcher reads the value logged in the same update. Nothing
+    is reported while a callback logs keys it does not declare.
 
     Args:
-        callbacks: The run's callbacks (configured, default and trainer callbacks), configured ones first.
+        callbacks: The run's callbacks in the order they run (configured, default, trainer callbacks).
         indices: The position in ``trainer.callbacks`` of each configured callback.
     """
     declared = [logged_keys(callback) for callback in callbacks]
@@ -100,9 +122,19 @@ def watched_metric_issues(callbacks: Sequence[Any], indices: Sequence[int]) -> l
     issues = []
     for position, callback in enumerate(callbacks[:len(indices)]):
         for field, key in watched_keys(callback):
-            if not any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns):
-                issues.append(Issue(f"trainer.callbacks[{indices[position]}].{field}",
-                                    f"no callback logs {key!r} (logged: {', '.join(sorted(set(patterns)))})"))
+            path = f"trainer.callbacks[{indices[position]}].{field}"
+            loggers = [(at, other) for at, (other, group) in enumerate(zip(callbacks, declared, strict=True))
+                       if any(fnmatch.fnmatchcase(key, pattern) for pattern in group)]
+            earlier = [other for at, other in loggers if at < position]
+            if not loggers:
+                issues.append(Issue(path, f"no callback logs {key!r} (logged: {', '.join(sorted(set(patterns)))})"))
+            elif not earlier:
+                issues.append(Issue(path, f"{key!r} is logged only after this callback runs (by {loggers[0][1]}); "
+                                          "a callback that logs it must come earlier in trainer.callbacks"))
+            elif not any(can_read(other, callback) for other in earlier):
+                issues.append(Issue(path, f"{key!r} is logged at {earlier[0].interval_string}, but this callback runs "
+                                          f"at {callback.interval_string} and reads the value of the same update; "
+                                          "give it the interval of the callback that logs it (or a multiple)"))
     return issues
 
 

@@ -69,7 +69,12 @@ def test_an_ema_metric_without_its_evaluation_is_reported(capsys, monkeypatch):
         "trainer.callbacks[2].metric_key: no callback logs 'ema=0.99/loss/val/total' (logged: loss/online/*/U4, "
         f"loss/val/*, lossdiff/val/*, optim/lr/*, optim/wd/*, train_time/*/mean/E1)  [override 1 '{override}']")
     evaluated = "+trainer.callbacks[3]={name: OfflineLossCallback, dataset_key: val, every_n_epochs: 1, model_info: ema=0.99}"
-    assert check_main([POINTCLOUD, override, evaluated]) == 0
+    assert check_main([POINTCLOUD, override, evaluated]) == 2
+    assert capsys.readouterr().err.splitlines()[1] == (
+        "trainer.callbacks[2].metric_key: 'ema=0.99/loss/val/total' is logged only after this callback runs (by "
+        "OfflineLossCallback(E1)); a callback that logs it must come earlier in trainer.callbacks  "
+        f"[override 1 '{override}']")
+    assert check_main([POINTCLOUD, override, "+trainer.callbacks[0].model_info=ema=0.99"]) == 0
 
 
 def test_a_run_rejects_a_watched_key_before_writing_anything(tmp_path):
@@ -115,9 +120,30 @@ def test_declared_keys_decide_and_an_undeclared_callback_disables_the_check():
     offline = OfflineLossCallback(OfflineLossCallbackConfig(dataset_key="val", every_n_epochs=1, model_info="ema=0.9"))
     assert logged_keys(offline) == ("ema=0.9/loss/val/*", "ema=0.9/lossdiff/val/*")
     assert logged_keys(Silent()) is None
-    assert watched_metric_issues([best("accuracy/val"), Accuracy(), online], [0]) == []
-    [issue] = watched_metric_issues([best("accuracy/val"), offline, online], [0])
-    assert str(issue) == ("trainer.callbacks[0].metric_key: no callback logs 'accuracy/val' (logged: "
+    assert watched_metric_issues([Accuracy(), best("accuracy/val"), online], [0, 1]) == []
+    [issue] = watched_metric_issues([offline, best("accuracy/val"), online], [0, 1])
+    assert str(issue) == ("trainer.callbacks[1].metric_key: no callback logs 'accuracy/val' (logged: "
                           "ema=0.9/loss/val/*, ema=0.9/lossdiff/val/*, loss/online/*/U5)")
-    assert watched_metric_issues([best("accuracy/val"), offline, Silent()], [0]) == []
+    assert watched_metric_issues([offline, best("accuracy/val"), Silent()], [0, 1]) == []
     assert attrs.has(OfflineLossCallbackConfig)
+
+
+def test_a_watched_key_logged_later_or_at_another_interval_is_reported():
+    """The watcher reads the value of the same update: a logger after it, or at an interval it is not a multiple
+    of, is reported; a logger before it at a divisor of its interval is fine."""
+    from engine.callbacks import BestCheckpointCallback
+
+    def best_every(**interval):
+        return BestCheckpointCallback(BestCheckpointCallbackConfig(metric_key="loss/val/total", **interval))
+
+    def offline(**interval):
+        return OfflineLossCallback(OfflineLossCallbackConfig(dataset_key="val", **interval))
+
+    assert watched_metric_issues([offline(every_n_updates=2), best_every(every_n_updates=4)], [0, 1]) == []
+    [late] = watched_metric_issues([best_every(every_n_epochs=1), offline(every_n_epochs=1)], [0, 1])
+    assert str(late) == ("trainer.callbacks[0].metric_key: 'loss/val/total' is logged only after this callback runs "
+                         "(by OfflineLossCallback(E1)); a callback that logs it must come earlier in trainer.callbacks")
+    [other] = watched_metric_issues([offline(every_n_updates=4), best_every(every_n_updates=6)], [0, 1])
+    assert str(other) == ("trainer.callbacks[1].metric_key: 'loss/val/total' is logged at U4, but this callback runs "
+                          "at U6 and reads the value of the same update; give it the interval of the callback that "
+                          "logs it (or a multiple)")
