@@ -300,3 +300,21 @@ def test_an_ema_factor_that_no_callback_keeps_is_a_config_error(tmp_path):
         "(got 'ema=0.5/loss/val/total')",
     ]
     assert not (tmp_path / "test-run" / "checkpoints").exists()
+
+
+def test_an_evaluation_of_a_tracked_run_has_its_own_tensorboard_events(tmp_path):
+    """A run tracked with TensorBoard: its evaluation writes events (the evaluated loss at update 0) into the
+    evaluation's stage directory, not into the run's."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from noether.core.schemas import TensorboardTrackerSchema
+
+    run = trained_run(tmp_path / "outputs", tracker=TensorboardTrackerSchema())
+    before = files_of(run.run_dir / "runs")
+    result = engine.evaluate(run.run_dir, overrides=["evaluation.checkpoint=last"])
+    assert result.tensorboard_dir == run.run_dir / "eval" / "runs"
+    accumulator = EventAccumulator(str(result.tensorboard_dir))
+    accumulator.Reload()
+    [event] = accumulator.Scalars("loss/val/total")
+    assert event.step == 0 and event.value == pytest.approx(result.metrics["loss/val/total"], rel=1e-6)
+    assert files_of(run.run_dir / "runs") == before
