@@ -241,17 +241,17 @@ def _merge(base: Any, update: Any) -> Any:
 
 def model_changes(stored: dict[str, Any], merged: dict[str, Any], locate: Any) -> list[Issue]:
     """One issue per model field the inference config changed (the checkpoint's weights fit the stored model
-    only); the model's optimizer and initializers may change, they do not shape the model."""
+    only); the model's optimizer, initializers and ``is_frozen`` may change, they do not shape the model."""
     from noether.core.config.diff import config_differences
+
+    from engine.run import config_path_steps
 
     differences = config_differences({"model": stored.get("model")}, {"model": merged.get("model")})
     issues = []
     for difference in differences:
         parts = difference.path.split(".")
-        if "optimizer_config" in parts or any(part.split("[")[0] == "initializers" for part in parts):
+        if "optimizer_config" in parts or any(part.split("[")[0] in ("initializers", "is_frozen") for part in parts):
             continue
-        from engine.run import config_path_steps
-
         issues.append(Issue(difference.path, f"an evaluation cannot change the trained model (the run has "
                             f"{difference.old!r}, got {difference.new!r}); its checkpoints fit the run's model only",
                             locate(config_path_steps(difference.path), True)))
@@ -450,12 +450,15 @@ def evaluate(
     stage = evaluation_stage(run_root, config.stage_name, stage_name)
     config = attrs.evolve(config, run_id=run_root.name, stage_name=stage, output_path=run_root.parent)
 
+    loaded: dict[str, str] = {}
+
     def load(model: torch.nn.Module) -> str:
-        return load_weights_into(model, run_dir / "checkpoints", evaluation.checkpoint, evaluation.model_info)
+        loaded["tag"] = load_weights_into(model, run_dir / "checkpoints", evaluation.checkpoint, evaluation.model_info)
+        return loaded["tag"]
 
     described = f"run {run_root.name}" + (f" (stage {stage_name})" if stage_name else "")
     plan = EvaluationPlan(
         load_weights=load, source=described + (f" ({evaluation.model_info})" if evaluation.model_info else ""),
-        extra_callbacks=lambda: [PredictionWriter(key, evaluation.batch_size, evaluation.checkpoint)
+        extra_callbacks=lambda: [PredictionWriter(key, evaluation.batch_size, loaded["tag"])
                                  for key in evaluation.predict])
     return start(config, lambda config, device: _run(config, device, False, evaluation=plan), lambda: locate)

@@ -176,7 +176,7 @@ def test_evaluate_the_best_checkpoint_and_predict(fresh_run, tmp_path):
     assert torch.equal(predictions["index"], torch.arange(10))
     with torch.no_grad():
         assert torch.allclose(predictions["outputs"], best(val.x), rtol=0, atol=1e-15)
-    assert predictions["dataset_key"] == "val"
+    assert predictions["dataset_key"] == "val" and predictions["checkpoint"] == "best_model.loss.val.total"
     after = files_of(run_dir)
     assert {name: content for name, content in after.items() if not name.startswith("eval/")} == before
     assert sorted(name for name in after if name.startswith("eval/")) == [
