@@ -6,6 +6,7 @@ A user writes a ``Model``, a ``Dataset`` and a ``BaseTrainer`` subclass and call
 
 from engine.callbacks import Callback, PeriodicCallback
 from engine.data import Dataset
+from engine.evaluate import evaluate, load_model
 from engine.models import CompositeModel, Model
 from engine.optimizer import OptimizerWrapper
 from engine.run import RunResult, load_config, run
@@ -22,6 +23,8 @@ __all__ = [
     "PeriodicCallback",
     "RunResult",
     "TrainerResult",
+    "evaluate",
     "load_config",
+    "load_model",
     "run",
 ]

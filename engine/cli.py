@@ -1,4 +1,4 @@
-"""Console scripts: ``noether-train CONFIG [key=value ...]``."""
+"""Console scripts: ``noether-train CONFIG [key=value ...]``, ``noether-schedule``, ``noether-eval RUN [inference.yaml] [key=value ...]``."""
 
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
               "true to finish the update and save a resumable checkpoint on Ctrl-C)", file=sys.stderr)
         return 130
     if os.environ.get("RANK", "0") == "0":  # under torchrun, the other ranks print nothing
-        print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir {result.run_dir}")
+        print(f"run_id: {result.run_id}\nrun_dir: {result.run_dir}\n{tensorboard_command()} --logdir "
+              f"{result.tensorboard_dir.parent if result.tensorboard_dir else result.run_dir}")
     return SIGNAL_EXIT_STATUS.get(result.stopped_by, 0)
 
 
@@ -148,6 +149,59 @@ def schedule_main(argv: Sequence[str] | None = None) -> int:
 
         plot_curves(curves, plan, arguments.plot)
         print(f"wrote {arguments.plot}")
+    return 0
+
+
+EVAL_EPILOG = """examples:
+  noether-eval outputs/RUN_ID
+      evaluate the run's latest checkpoint with its own evaluation callbacks (offline losses)
+  noether-eval outputs/RUN_ID inference.yaml evaluation.checkpoint=best_model.loss/val/total
+  noether-eval RUN_ID --output-path outputs evaluation.model_info=ema=0.999 'evaluation.predict=[val]'
+
+the inference config is merged over the run's resolved config.yaml (mappings merge, lists such as
+trainer.callbacks replace); its 'evaluation' section picks the checkpoint (checkpoint, model_info) and the datasets
+whose outputs are written per sample (predict). Results go to a new stage directory <run>/eval (eval_2, ...):
+config.yaml, metrics.jsonl, summary.json, TensorBoard events, predictions/<dataset>.th; nothing is trained.
+exit status: 0 done, 2 config problems or a run / checkpoint that does not exist."""
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    """Evaluate a trained run's checkpoint (and write predictions); problems are printed one per line (status 2)."""
+    parser = argparse.ArgumentParser(
+        prog="noether-eval",
+        description="Evaluate a trained run: its resolved config merged with an inference config, a checkpoint "
+        "loaded, only the evaluation callbacks run once, into a new stage directory of the run.",
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", help="the run directory (outputs/RUN_ID), or a run id with --output-path")
+    parser.add_argument("arguments", nargs="*", metavar="[inference.yaml] [overrides]",
+                        help="an optional inference YAML file, then dotted key=value overrides")
+    parser.add_argument("--output-path", metavar="DIR", help="where run ids are looked up (the config's output_path)")
+    parser.add_argument("--stage-name", metavar="STAGE", help="the stage of the run that trained the model")
+    arguments = parser.parse_intermixed_args(argv)
+    inference, overrides = None, list(arguments.arguments)
+    if overrides and "=" not in overrides[0] and not overrides[0].startswith("~"):
+        inference = overrides.pop(0)
+    sys.path.insert(0, os.getcwd())  # components named by kind import from here
+    from engine.data.pipeline import PipelineError
+    from engine.evaluate import evaluate
+
+    try:
+        result = evaluate(arguments.run, inference, overrides, output_path=arguments.output_path,
+                          stage_name=arguments.stage_name)
+    except ConfigError as exc:
+        print_problems(inference or arguments.run, exc)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"noether-eval: {exc}", file=sys.stderr)
+        return 2
+    except (PipelineError, ValueError) as exc:
+        print(f"noether-eval: {exc}", file=sys.stderr)
+        return 1
+    if os.environ.get("RANK", "0") == "0":
+        metrics = "".join(f"{key}: {value:.6g}\n" for key, value in sorted(result.metrics.items()))
+        print(f"{metrics}results: {result.run_dir}")
     return 0
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -28,7 +28,7 @@ from noether.core.config import ConfigError, Issue
 from noether.core.config.kinds import declared_config_class, resolve_kind
 from noether.core.config.load import field_locator, in_document_order
 from noether.core.config.yaml import compose_with_origins
-from noether.core.schemas import ConfigSchema
+from noether.core.schemas import ConfigSchema, TensorboardTrackerSchema
 from noether.core.training import TrainingIteration, TrainingPlan, bind_schedules, check_plan
 
 from engine import environment
@@ -63,6 +63,7 @@ from engine.resume import (
 )
 from engine.trackers import LogWriter, make_tracker
 from engine.trainer import BaseTrainer, Loop, run_hooks, train
+from engine.validate import check_callbacks, dataset_key_issues
 
 TRAIN_DATASET_KEY = "train"
 """The dataset the model is trained on; other keys are for callbacks (validation, test)."""
@@ -82,6 +83,9 @@ class RunResult:
     """The last value of every logged scalar."""
     stopped_by: str | None = None
     """Why training ended before the plan's end: ``early_exit``, ``SIGTERM``, ``SIGINT``; ``None`` otherwise."""
+    tensorboard_dir: pathlib.Path | None = None
+    """The TensorBoard log directory the run wrote to (a resumed run continues its first ancestor's); ``None``
+    without a TensorBoard tracker."""
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), schema: type = ConfigSchema) -> Any:
@@ -121,9 +125,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[str, Dataset], Model, BaseTrainer]:
-    """Import and construct the datasets, the model (on ``device``) and the trainer; every kind problem at once."""
-    issues: list[Issue] = []
+def build_components(config: ConfigSchema, device: torch.device, *,
+                     check_usage: bool = True) -> tuple[dict[str, Dataset], Model, BaseTrainer]:
+    """Import and construct the datasets, the model (on ``device``) and the trainer; every kind problem at once.
+    ``check_usage``: also check that callback ``dataset_key``s name datasets and that the model's ``forward``
+    takes the forward properties (``noether-check`` reports those together with its other checks instead)."""
+    issues: list[Issue] = dataset_key_issues(config) if check_usage else []
 
     def resolved(kind: str, base: type, path: str) -> type | None:
         try:
@@ -158,22 +165,22 @@ def build_components(config: ConfigSchema, device: torch.device) -> tuple[dict[s
         if getattr(leaf, "is_frozen", False):
             freeze(leaf)
     trainer = trainer_class(config.trainer)
-    problem = trainer.forward_problem(model)
+    problem = trainer.forward_problem(model) if check_usage else None
     if problem is not None:
         where = "model" if not config.trainer.forward_properties and config.model.forward_properties else "trainer"
         raise ConfigError([Issue(f"{where}.forward_properties", problem)])
     return datasets, model, trainer
 
 
-def build_optimizers(model: torch.nn.Module, plan: TrainingPlan) -> dict[str, OptimizerWrapper]:
-    """One ``OptimizerWrapper`` per trained (sub)model, its schedules bound to ``plan``; every optimizer problem
-    at once."""
+def build_optimizers(model: torch.nn.Module, plan: TrainingPlan | None) -> dict[str, OptimizerWrapper]:
+    """One ``OptimizerWrapper`` per trained (sub)model, its schedules bound to ``plan`` (``None``: not bound, to
+    check the optimizers' arguments alone); every optimizer problem at once."""
     optimizers, issues = {}, []
     for name, leaf in trained_models(model).items():
         path = "model.optimizer_config" if leaf is model else f"model.{name.split('.', 1)[-1]}.optimizer_config"
         try:
             optimizers[name] = OptimizerWrapper(leaf, leaf.optimizer_config, path=path,
-                                                schedules=bind_schedules(leaf.optimizer_config, plan))
+                                                schedules=plan and bind_schedules(leaf.optimizer_config, plan))
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:
@@ -205,27 +212,47 @@ def run(
         config = load_config(config, overrides)
     elif overrides:
         raise ValueError("overrides apply to YAML files; change a config object with attrs.evolve")
+    locate = None if source is None else lambda: field_locator(compose_with_origins(source, overrides)[0])
+    return start(config, lambda config, device: _run(config, device, allow_unsafe_resume), locate)
+
+
+def start(config: ConfigSchema, body: Callable[[ConfigSchema, torch.device], RunResult],
+          locate: Callable[[], Callable[..., str | None]] | None = None) -> RunResult:
+    """Set up the process for ``config`` (debug mode, logging, device, process group) and run ``body`` in it.
+
+    Args:
+        config: The validated config.
+        body: ``(config, device) -> RunResult``: training (``run``) or an evaluation (``engine.evaluate``).
+        locate: Gives a ``locate(path_steps, at_key)`` of the config's source, to add ``file:line:col`` to the
+            issues found after loading; ``None``: the config did not come from a file.
+
+    Raises:
+        ConfigError: everything wrong with the config that can be known before the first update.
+    """
     config = environment.for_debug(config)  # debug: no tracker, outputs under <output_path>/debug
     environment.configure_logging(config.debug)
     try:
         device = select_device(config)
         joined_process_group = init_process_group(device)
         try:
-            return _run(config, device, allow_unsafe_resume)
+            return body(config, device)
         finally:
             if joined_process_group:
                 torch.distributed.destroy_process_group()
     except ConfigError as exc:
-        if source is None or all(issue.location for issue in exc.issues):
+        if locate is None or all(issue.location for issue in exc.issues):
             raise
-        raise with_locations(exc, source, overrides) from None
+        raise located(exc, locate()) from None
 
 
 def with_locations(error: ConfigError, path: str | os.PathLike, overrides: Sequence[str]) -> ConfigError:
     """``error`` with the ``file:line:col`` of every issue found after loading (optimizer arguments, pipeline
     stages, forward properties, ...): where its config path, or its closest written ancestor, was written."""
-    composed, _ = compose_with_origins(path, overrides)
-    locate = field_locator(composed)
+    return located(error, field_locator(compose_with_origins(path, overrides)[0]))
+
+
+def located(error: ConfigError, locate: Callable[..., str | None]) -> ConfigError:
+    """``error`` with every issue that has no location placed by ``locate(path_steps, at_key)``."""
     return ConfigError(in_document_order([
         issue if issue.location else Issue(issue.path, issue.message, locate(config_path_steps(issue.path), True))
         for issue in error.issues]))
@@ -236,7 +263,27 @@ def config_path_steps(path: str) -> tuple[str | int, ...]:
     return tuple(int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path))
 
 
-def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) -> RunResult:
+@attrs.frozen(kw_only=True)
+class EvaluationPlan:
+    """What turns a run into an evaluation of a trained checkpoint (``engine.evaluate``): nothing is trained, the
+    weights come from the checkpoint, and only evaluation callbacks run, once."""
+
+    load_weights: Callable[[torch.nn.Module], str]
+    """Loads the evaluated checkpoint into the built model; returns the tag it was found under."""
+    extra_callbacks: Callable[[], list[Callback]] = list
+    """Callbacks that run after the configured evaluation callbacks (e.g. the prediction writers)."""
+    source: str = ""
+    """What is evaluated, for the start line (``run <id>, checkpoint <tag>``)."""
+
+
+def evaluates(callback: Callback) -> bool:
+    """Whether ``callback`` belongs in an evaluation run: its class sets ``evaluates = True`` (an offline loss,
+    a metric over a dataset, a writer of outputs), not a callback that trains, saves or tracks training."""
+    return bool(getattr(type(callback), "evaluates", False))
+
+
+def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
+         evaluation: EvaluationPlan | None = None) -> RunResult:
     resume_from = resume_request(config)  # (run id, stage, tag) of the checkpoint to continue, or None
     autocast, grad_scaler = autocast_and_scaler(config.trainer.precision, device)
     seed_everything(config.seed)
@@ -247,16 +294,34 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         seed_everything(config.seed + rank())
     plan = check_plan(config, len(datasets[TRAIN_DATASET_KEY]), world_size())
     # model initializers (weights from earlier runs) apply to new runs; a resume loads its own checkpoint
-    initial_optimizer_states = {} if resume_from else apply_model_initializers(model, pathlib.Path(config.output_path))
+    if evaluation is not None:  # the evaluated checkpoint, instead of initializers
+        evaluated_tag = evaluation.load_weights(model)
+        initial_optimizer_states = {}
+    else:
+        initial_optimizer_states = {} if resume_from else apply_model_initializers(model, pathlib.Path(config.output_path))
     optimizers = build_optimizers(model, plan)
     for name, state in initial_optimizer_states.items():
         optimizers[name].load_state_dict(state)
     callbacks = make_callbacks(config.trainer.callbacks)
-    if config.trainer.add_default_callbacks:
-        callbacks += default_callbacks(config.trainer, plan, device, configured=callbacks)
-    if config.trainer.add_trainer_callbacks:
-        callbacks += trainer.trainer_callbacks()
+    config_indices = list(range(len(callbacks)))  # where each configured callback is in trainer.callbacks
+    if evaluation is not None:
+        # the evaluated weights are the loaded ones: callbacks of the training run's EMA weights do not apply
+        config_indices = [index for index, callback in zip(config_indices, callbacks)
+                          if evaluates(callback) and not getattr(callback, "model_info", None)]
+        callbacks = [callbacks[index] for index in config_indices]
+        if config.trainer.add_trainer_callbacks:
+            callbacks += [callback for callback in trainer.trainer_callbacks() if evaluates(callback)]
+        callbacks += evaluation.extra_callbacks()
+        if not callbacks:
+            raise ConfigError([Issue("trainer.callbacks", "an evaluation needs an evaluation callback (e.g. an "
+                                     "OfflineLossCallback with a dataset_key) or evaluation.predict (got none)")])
+    else:
+        if config.trainer.add_default_callbacks:
+            callbacks += default_callbacks(config.trainer, plan, device, configured=callbacks)
+        if config.trainer.add_trainer_callbacks:
+            callbacks += trainer.trainer_callbacks()
     check_checkpoint_keys(callbacks)
+    check_callbacks(callbacks, config_indices)  # watched metrics are logged, EMA model_info has its EmaCallback
 
     run_id = config.run_id or broadcast_from_main(new_run_id())
     config = attrs.evolve(config, run_id=run_id, accelerator={"cuda": "gpu"}.get(device.type, device.type))
@@ -273,11 +338,15 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         run_lock = lock_run_directory(run_dir)  # a second process on this run id and output path refuses here
         config_yaml = core_config.to_yaml(config)
         (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
-        if config.store_code_in_output:
+        if config.store_code_in_output and evaluation is None:
             environment.store_code(run_dir, exclude=[pathlib.Path(config.output_path)])
-        (run_dir / "param_groups.txt").write_text(
-            "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
-    tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id)
+        if evaluation is None:
+            (run_dir / "param_groups.txt").write_text(
+                "".join(f"# {name}\n{optimizer.explain()}\n" for name, optimizer in optimizers.items()), encoding="utf-8")
+    continue_in = tensorboard_to_continue(resume_point, config) if resume_point is not None else None
+    tracker = make_tracker(config.tracker if is_main else None, run_dir, run_id, continue_in=continue_in,
+                           resumed_at=loop.iteration.update + 1 if continue_in is not None else None)
+    tensorboard_dir = getattr(tracker, "log_dir", None)
     writer = LogWriter(tracker, run_dir / "metrics.jsonl" if is_main else None)
     try:  # from here on the writer (an open file, TensorBoard's thread) is closed whatever happens
         if is_main:
@@ -295,6 +364,8 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
                 "config": core_config.unstructure(config),
                 "run_id": run_id,
                 "ancestors": ancestors,
+                # where the TensorBoard run lives (relative to output_path), for the runs that resume this one
+                "tensorboard_log_dir": os.path.relpath(tensorboard_dir, config.output_path) if tensorboard_dir else None,
             }
 
         checkpoints = CheckpointWriter(run_dir / "checkpoints", run_id=run_id, model=model, optimizers=optimizers,
@@ -302,11 +373,15 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         context = RunContext(trainer=trainer, model=model, optimizers=optimizers, datasets=datasets, plan=plan,
                              writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
                              is_main_process=is_main, num_workers=config.num_workers or 0)
-        setup_callbacks(callbacks, context, configured=len(config.trainer.callbacks or ()))
-        if is_main:
+        setup_callbacks(callbacks, context, configured=len(config_indices), indices=config_indices)
+        if is_main and evaluation is not None:
+            print(f"evaluating {evaluation.source}, checkpoint {evaluated_tag!r} on {device}: "
+                  f"{', '.join(map(str, callbacks))}; output in {run_dir}")
+        elif is_main:
             print(f"run {run_id}: {plan.total_updates} updates of {plan.effective_batch_size} samples "
                   f"({plan.updates_per_epoch} per epoch, micro-batches {list(plan.micro_batch_sizes)}) on {device}"
                   + (f", resuming {resume_from[0]} at {loop.iteration}" if resume_point else "")
+                  + (f"; TensorBoard continues in {continue_in}" if continue_in is not None else "")
                   + f"; output in {run_dir}")
             for name, optimizer in optimizers.items():
                 groups = ", ".join(f"{group.name} ({len(group.param_names)})" for group in optimizer.plan)
@@ -334,6 +409,11 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
             with torch.no_grad():
                 run_hooks([c for c in callbacks if hasattr(c, "at_eval")], "at_eval", loop.iteration)
             writer.flush(loop.iteration)
+            if evaluation is not None:  # what was evaluated and what came out, in summary.json
+                writer.add_summary("evaluated", evaluation.source)
+                writer.add_summary("checkpoint", evaluated_tag)
+                for key, value in writer.latest.items():
+                    writer.add_summary(key, value)
         else:
             with stop_signal:
                 try:
@@ -367,12 +447,24 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool) 
         else:
             print(f"done at {loop.iteration}; outputs in {run_dir}")
     return RunResult(run_id=run_id, run_dir=run_dir, iteration=loop.iteration, metrics=dict(writer.latest),
-                     stopped_by=stopped_by)
+                     stopped_by=stopped_by, tensorboard_dir=tensorboard_dir)
 
 
-def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, configured: int) -> None:
+def tensorboard_to_continue(point: ResumePoint, config: ConfigSchema) -> pathlib.Path | None:
+    """The TensorBoard log directory of the run that ``point``'s run continues (its first ancestor's), when it
+    still exists under ``output_path``; ``None``: a checkpoint without it, or another tracker."""
+    stored = (point.trainer_state or {}).get("tensorboard_log_dir")
+    if not stored or not isinstance(config.tracker, TensorboardTrackerSchema):
+        return None
+    directory = pathlib.Path(config.output_path) / stored
+    return directory if directory.is_dir() else None
+
+
+def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, configured: int,
+                    indices: Sequence[int] | None = None) -> None:
     """Give every callback the run's context; the configured ones (the first ``configured``) report problems with
-    their setting (unknown ``model_names``, a dataset key that does not exist) as config errors, all at once."""
+    their setting (unknown ``model_names``, a dataset key that does not exist) as config errors, all at once.
+    ``indices``: the position of each configured callback in ``trainer.callbacks`` (default: its position here)."""
     issues = []
     for index, callback in enumerate(callbacks):
         try:
@@ -380,7 +472,8 @@ def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, confi
         except (ValueError, KeyError) as exc:
             if index >= configured:
                 raise
-            issues.append(Issue(f"trainer.callbacks[{index}]", str(exc).strip("'\"")))
+            where = indices[index] if indices is not None else index
+            issues.append(Issue(f"trainer.callbacks[{where}]", str(exc).strip("'\"")))
     if issues:
         raise ConfigError(issues)
 

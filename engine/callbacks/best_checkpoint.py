@@ -54,6 +54,13 @@ class BestCheckpointCallback(PeriodicCallback):
         self.best = -math.inf if self.higher_is_better else math.inf
         self.tolerance_counter = 0
         self.exceeded: dict[int, float] = {}
+        prefix = self.metric_key.split("/", 1)[0]
+        self.model_info: str | None = prefix if prefix.startswith("ema=") and "/" in self.metric_key else None
+        """``ema=<factor>`` when ``metric_key`` is an EMA metric (``ema=0.999/loss/val/total``): the best EMA
+        averages are saved (``{model}_ema=<factor>_cp=best_model.<metric>``) instead of the trained weights."""
+        self.model_info_field = "metric_key"
+        self.averages: Any = None
+        """The ``EmaCallback`` keeping the averages of ``model_info`` (linked before training)."""
 
     def setup(self, run: Any) -> None:
         """Check ``model_names`` against the run's models."""
@@ -70,6 +77,13 @@ class BestCheckpointCallback(PeriodicCallback):
         value = logged_metric(self.run.writer, self.metric_key, self)
         improved = value > self.best if self.higher_is_better else value < self.best
         save = self.run.checkpoints.save
+        if self.averages is not None:
+            from engine.callbacks.ema import ema_factor
+
+            factor = ema_factor(self.model_info)
+
+            def save(tag: str, iteration: TrainingIteration, *, weights: bool, model_names: Any) -> None:
+                self.averages.save_averages(tag, iteration, factor, model_names)
         if improved:
             self.best, self.tolerance_counter, self.exceeded = value, 0, {}
             save(self.tag, iteration, weights=True, model_names=self.config.model_names)

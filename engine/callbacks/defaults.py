@@ -16,6 +16,7 @@ from noether.core.training import Interval, TrainingIteration, TrainingPlan, def
 
 from engine.callbacks.base import Callback, PeriodicCallback
 from engine.callbacks.online_loss import OnlineLossCallback, item_weights
+from engine.distributed import all_reduce_sum
 
 
 class DatasetStatsCallback(Callback):
@@ -97,15 +98,18 @@ class ProgressCallback(PeriodicCallback):
         return " | ".join(parts)
 
     def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
-        """Print the line with the mean loss since the previous line."""
-        if interval_type == "eval" or not self.run.is_main_process:
+        """Print the line with the mean loss since the previous line, over the items of every process."""
+        if interval_type == "eval":
             return
         loss = None
-        if self._losses:
+        if self._losses:  # every process has the same number of micro-batches: all join the reduction or none
             weights = item_weights(self._items, self._losses[0].device)
-            summed, items = torch.stack([torch.stack(self._losses).double() @ weights, weights.sum()]).tolist()
+            sums = all_reduce_sum(torch.stack([torch.stack(self._losses).double() @ weights, weights.sum()]))
+            summed, items = sums.tolist()
             loss = summed / items  # one host read per printed line
         self._losses, self._items = [], []
+        if not self.run.is_main_process:
+            return
         validation = {k: v for k, v in self.run.writer.current.items() if k.startswith("loss/") and "/online/" not in k}
         extra = "".join(f" | {key} {value:.4g}" for key, value in validation.items())
         print(("\r" if self._tty else "") + self._line(iteration, loss) + extra + ("\x1b[K" if self._tty else ""), flush=True)

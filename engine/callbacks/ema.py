@@ -7,9 +7,10 @@ stopped (Noether re-reads the last saved EMA weights, which may be older than th
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -182,30 +183,39 @@ class EmaCallback(PeriodicCallback):
         return {key: shadow_of.get(id(value), value).detach() for key, value in state.items()}
 
     def _save(self, tag: str, iteration: TrainingIteration) -> None:
+        for factor in self.target_factors:
+            self.save_averages(tag, iteration, factor)
+
+    def save_averages(self, tag: str, iteration: TrainingIteration, factor: float,
+                      model_names: Sequence[str] | None = None) -> None:
+        """Save the averages of one factor as checkpoint ``tag`` with ``model_info`` ``ema=<factor>`` (only the
+        models of ``model_names`` when given; e.g. a ``BestCheckpointCallback`` that watches an EMA metric)."""
         from engine.checkpoint import file_stem, model_config_of, save_checkpoint
 
+        if self._shadows is None:
+            return
         checkpoints = self.run.checkpoints
-        for factor in self.target_factors:
-            model_info = f"ema={factor}"
-            state_dicts: dict[str, dict[str, torch.Tensor]] = {}
-            for target in self._targets:
-                shadows = self._shadows[(target.path, factor)]
-                shadow_of = dict(zip(target.parameter_ids, shadows, strict=True))
-                for name, leaf in target.leaves.items():
+        model_info = f"ema={factor}"
+        state_dicts: dict[str, dict[str, torch.Tensor]] = {}
+        for target in self._targets:
+            shadows = self._shadows[(target.path, factor)]
+            shadow_of = dict(zip(target.parameter_ids, shadows, strict=True))
+            for name, leaf in target.leaves.items():
+                if not model_names or name in model_names:
                     state_dicts[name] = self._averaged_state(leaf, shadow_of)
-                if target.own_name is not None:
-                    # A part of a model: CheckpointWriter.save only writes whole models, so this file is
-                    # written here, in the writer's format and with its own manifest.
-                    stem = file_stem(target.own_name, tag, model_info)
-                    state = self._averaged_state(target.module, shadow_of)
-                    content = {"state_dict": {key: value.cpu() for key, value in state.items()},
-                               "checkpoint_tag": tag, "training_iteration": iteration.as_dict(),
-                               "run_id": checkpoints.run_id, "model_config": model_config_of(target.module),
-                               "ema": factor}
-                    save_checkpoint(checkpoints.directory, stem, {f"{stem}_model.th": content}, iteration)
-            if state_dicts:
-                checkpoints.save(tag, iteration, weights=True, model_names=list(state_dicts), model_info=model_info,
-                                 state_dicts=state_dicts, extra={"ema": factor})
+            if target.own_name is not None and (not model_names or target.own_name in model_names):
+                # A part of a model: CheckpointWriter.save only writes whole models, so this file is
+                # written here, in the writer's format and with its own manifest.
+                stem = file_stem(target.own_name, tag, model_info)
+                state = self._averaged_state(target.module, shadow_of)
+                content = {"state_dict": {key: value.cpu() for key, value in state.items()},
+                           "checkpoint_tag": tag, "training_iteration": iteration.as_dict(),
+                           "run_id": checkpoints.run_id, "model_config": model_config_of(target.module),
+                           "ema": factor}
+                save_checkpoint(checkpoints.directory, stem, {f"{stem}_model.th": content}, iteration)
+        if state_dicts:
+            checkpoints.save(tag, iteration, weights=True, model_names=list(state_dicts), model_info=model_info,
+                             state_dicts=state_dicts, extra={"ema": factor})
 
     def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
         """Save the averages under the iteration's tag (``save_weights``) and as ``latest``
@@ -228,6 +238,32 @@ class EmaCallback(PeriodicCallback):
         if self.config.save_latest_weights and self._latest_saved_at != iteration:
             self._save("latest", iteration)
             self._latest_saved_at = iteration
+
+    # ----- evaluating the averages -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def averages_swapped_in(self, factor: float) -> Iterator[None]:
+        """Within the block the model's parameters hold the averages of ``factor`` (on every process: rank 0's
+        shadows are broadcast in a multi-process run); the trained values come back afterwards, bit-exactly."""
+        from engine.distributed import is_distributed
+
+        if self._targets is None:
+            raise RuntimeError(f"{self}: the averages exist only from before_training on")
+        parameters = [parameter for target in self._targets for parameter in target.parameters]
+        if self._shadows is not None:
+            averages = [shadow.clone() for target in self._targets for shadow in self._shadows[(target.path, factor)]]
+        else:  # a rank without shadows receives rank 0's
+            averages = [parameter.clone() for parameter in parameters]
+        if is_distributed():
+            for average in averages:
+                torch.distributed.broadcast(average, src=0)
+        trained = [parameter.clone() for parameter in parameters]
+        try:
+            for parameter, average in zip(parameters, averages, strict=True):
+                parameter.copy_(average)
+            yield
+        finally:
+            for parameter, value in zip(parameters, trained, strict=True):
+                parameter.copy_(value)
 
     # ----- resumable state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -281,3 +317,46 @@ class EmaCallback(PeriodicCallback):
                                          f"{name!r} is {tuple(shadow.shape)} {shadow.dtype} in the model but "
                                          f"{tuple(value.shape)} {value.dtype} in the checkpoint")
                     shadow.copy_(value)
+
+
+def ema_factor(model_info: str | None) -> float | None:
+    """The factor of ``model_info`` ``ema=<factor>`` (``None`` when it names no EMA weights).
+
+    >>> ema_factor("ema=0.999"), ema_factor(None)
+    (0.999, None)
+    """
+    if not model_info or not model_info.startswith("ema="):
+        return None
+    return float(model_info[len("ema="):])
+
+
+def link_averages(callbacks: Sequence[Any], indices: Sequence[int]) -> None:
+    """Give every callback that evaluates or saves EMA weights (its ``model_info`` is ``ema=<factor>``) the
+    ``EmaCallback`` that keeps that factor, as its ``averages``.
+
+    Args:
+        callbacks: The run's callbacks, configured ones first.
+        indices: The position in ``trainer.callbacks`` of each configured callback (for error paths).
+
+    Raises:
+        ConfigError: every callback whose factor no ``EmaCallback`` keeps, naming the factors that are kept.
+    """
+    from noether.core.config import ConfigError, Issue
+
+    keepers = {factor: callback for callback in callbacks if isinstance(callback, EmaCallback)
+               for factor in callback.target_factors}
+    issues = []
+    for position, callback in enumerate(callbacks):
+        factor = ema_factor(getattr(callback, "model_info", None))
+        if factor is None:
+            continue
+        if factor in keepers:
+            callback.averages = keepers[factor]
+            continue
+        field = getattr(callback, "model_info_field", "model_info")
+        where = f"trainer.callbacks[{indices[position]}].{field}" if position < len(indices) else str(callback)
+        kept = ", ".join(map(str, sorted(keepers))) or "none: add an EmaCallback"
+        issues.append(Issue(where, f"no EmaCallback keeps the factor {factor} (EMA factors: {kept}) "
+                                   f"(got {getattr(callback.config, field, callback.model_info)!r})"))
+    if issues:
+        raise ConfigError(issues)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -9,6 +10,7 @@ import torch
 from noether.core.training import TrainingIteration
 
 from engine.callbacks.base import PeriodicCallback
+from engine.callbacks.ema import ema_factor
 from engine.distributed import all_reduce_sum
 
 
@@ -17,10 +19,25 @@ class OfflineLossCallback(PeriodicCallback):
     sample (per item for ``LossOutput`` losses), not a mean of batch means; and ``lossdiff/<dataset_key>/<name>``
     = offline - online when the online loss of the same interval was logged in this update."""
 
+    evaluates = True
+    """Runs in evaluation runs (``engine.evaluate``, ``noether-eval``)."""
+
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.dataset_key = config.dataset_key
         self._loader = None
+        self.model_info: str | None = getattr(config, "model_info", None)
+        """``ema=<factor>``: evaluate that EMA's averages and log under ``ema=<factor>/loss/...``."""
+        self.averages: Any = None
+        """The ``EmaCallback`` keeping the averages of ``model_info`` (linked before training)."""
+
+    @property
+    def key_prefix(self) -> str:
+        """``""`` for the trained weights, ``ema=<factor>/`` for EMA averages."""
+        from engine.callbacks.ema import ema_factor
+
+        factor = ema_factor(self.model_info)
+        return "" if factor is None else f"ema={factor}/"
 
     def before_training(self, iteration: TrainingIteration) -> None:
         """Build the evaluation loader once."""
@@ -45,20 +62,23 @@ class OfflineLossCallback(PeriodicCallback):
         model.eval()
         sums: dict[str, torch.Tensor] = {}
         count = torch.zeros((), dtype=torch.float64)
+        weights = (self.averages.averages_swapped_in(ema_factor(self.model_info)) if self.averages is not None
+                   else contextlib.nullcontext())
         try:
-            for batch in self._loader:
-                result = trainer.run_step(model, to_device(batch, self.run.device))
-                items = torch.as_tensor(result.count, dtype=torch.float64).cpu()
-                for name, value in result.losses.items():
-                    sums[name] = sums.get(name, 0.0) + value.double().cpu() * items
-                count += items
+            with weights:
+                for batch in self._loader:
+                    result = trainer.run_step(model, to_device(batch, self.run.device))
+                    items = torch.as_tensor(result.count, dtype=torch.float64).cpu()
+                    for name, value in result.losses.items():
+                        sums[name] = sums.get(name, 0.0) + value.double().cpu() * items
+                    count += items
         finally:
             model.train(was_training)
         total_count = all_reduce_sum(count)
         writer = self.run.writer
         for name, value in sums.items():
             loss = (all_reduce_sum(value) / total_count).item()
-            writer.add_scalar(f"loss/{self.dataset_key}/{name}", loss, iteration)
+            writer.add_scalar(f"{self.key_prefix}loss/{self.dataset_key}/{name}", loss, iteration)
             online = writer.current.get(f"loss/online/{name}/{self.interval_string}")
             if online is not None:
-                writer.add_scalar(f"lossdiff/{self.dataset_key}/{name}", loss - online, iteration)
+                writer.add_scalar(f"{self.key_prefix}lossdiff/{self.dataset_key}/{name}", loss - online, iteration)

@@ -11,15 +11,17 @@ from engine.trackers.base import NoopTracker, Tracker
 from engine.trackers.log_writer import LogWriter
 
 
-def make_tracker(config: object | None, run_dir: pathlib.Path, run_id: str) -> Tracker:
-    """Build the tracker a config asks for; ``None`` (``tracker: disabled``) tracks nothing."""
+def make_tracker(config: object | None, run_dir: pathlib.Path, run_id: str, *,
+                 continue_in: pathlib.Path | None = None, resumed_at: int | None = None) -> Tracker:
+    """Build the tracker a config asks for; ``None`` (``tracker: disabled``) tracks nothing. ``continue_in`` and
+    ``resumed_at``: a resumed run's TensorBoard events continue the first run's log directory from that update."""
     match config:
         case None:
             return NoopTracker()
         case TensorboardTrackerSchema():
             from engine.trackers.tensorboard import TensorboardTracker
 
-            return TensorboardTracker(config, run_dir)
+            return TensorboardTracker(config, run_dir, continue_in=continue_in, resumed_at=resumed_at)
         case WandBTrackerSchema():
             from engine.trackers.wandb import WandBTracker
 

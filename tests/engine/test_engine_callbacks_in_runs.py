@@ -38,12 +38,14 @@ def test_a_configured_online_loss_at_the_track_interval_replaces_the_default(tmp
 @pytest.mark.parametrize("config_class", [CheckpointCallbackConfig, BestCheckpointCallbackConfig])
 def test_unknown_model_names_are_a_config_error(tmp_path, config_class):
     """``model_names`` that name no model of the run are one error line at the callback's path; nothing trains."""
-    fields = {"metric_key": "loss/val/total"} if config_class is BestCheckpointCallbackConfig else {}
-    config = token_config(tmp_path, callbacks=(config_class(every_n_updates=1, model_names=("mpl",), **fields),))
+    watched = config_class is BestCheckpointCallbackConfig  # watches the loss of an online loss before it
+    fields = {"metric_key": "loss/online/total/U1"} if watched else {}
+    before = (OnlineLossCallbackConfig(every_n_updates=1),) if watched else ()
+    config = token_config(tmp_path, callbacks=(*before, config_class(every_n_updates=1, model_names=("mpl",), **fields)))
     with pytest.raises(ConfigError) as raised:
         engine.run(config)
     (issue,) = raised.value.issues
-    assert issue.path == "trainer.callbacks[0]"
+    assert issue.path == f"trainer.callbacks[{len(before)}]"
     assert issue.message.endswith("model_names ['mpl'] are not models of this run (models: ['mlp']); did you mean 'mlp'?")
     assert not (tmp_path / "test-run" / "checkpoints").exists()
 

@@ -55,6 +55,34 @@ def load_config(
         path, overrides,
         is_field=lambda at, data: is_schema_field(_schema_for(data, schema) if import_schema else schema, at),
     )
+    return structure_composed(composed, issues, schema, config_class_for=config_class_for, import_schema=import_schema)
+
+
+def structure_composed(
+    composed: Composed,
+    issues: Sequence[Issue] = (),
+    schema: type = ConfigSchema,
+    *,
+    config_class_for: ConfigClassFor | None = None,
+    import_schema: bool = True,
+) -> Any:
+    """The last steps of ``load_config``: structure composed data (e.g. a run's config merged with an inference
+    config) into ``schema`` (or the class its ``config_schema_kind`` names) and resolve it.
+
+    Args:
+        composed: The composed, interpolated data and where each node was written (its ``data`` is consumed).
+        issues: Problems already found while composing, reported together with the rest.
+        schema: As for ``load_config``.
+        config_class_for: As for ``load_config``.
+        import_schema: As for ``load_config``.
+
+    Returns:
+        An instance of ``schema`` (or of the class named by ``config_schema_kind``).
+
+    Raises:
+        ConfigError: With every problem at once, each located where ``composed`` says it was written.
+    """
+    issues = list(issues)
     data = composed.data
     locate = field_locator(composed)
     lenient = False

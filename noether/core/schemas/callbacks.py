@@ -33,6 +33,27 @@ def check_tolerance_positive(v: int) -> int:
     return v
 
 
+def check_model_info(v: str | None) -> str | None:
+    """Ensure that a callback's ``model_info`` names EMA weights as ``ema=<factor>`` with a factor in [0, 1].
+
+    >>> check_model_info("ema=0.999")
+    'ema=0.999'
+    >>> check_model_info("ema0.9")
+    Traceback (most recent call last):
+    ValueError: must be ema=<factor>, e.g. ema=0.999 (got 'ema0.9')
+    """
+    if v is None:
+        return v
+    prefix, _, factor = v.partition("=")
+    try:
+        valid = prefix == "ema" and 0.0 <= float(factor) <= 1.0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f"must be ema=<factor>, e.g. ema=0.999 (got {v!r})")
+    return v
+
+
 _positive = value_rule(check_positive_values)
 
 
@@ -76,6 +97,9 @@ class PeriodicDataIteratorCallbackConfig(CallBackBaseConfig):
 
     dataset_key: str
     """The key of the dataset (in the root ``datasets``) to iterate over."""
+    model_info: str | None = attrs.field(default=None, validator=value_rule(check_model_info))
+    """``ema=<factor>``: evaluate the weights of the ``EmaCallback`` with that factor instead of the trained ones,
+    logging under ``ema=<factor>/<key>``. ``None``: the trained weights."""
 
 
 @attrs.frozen(kw_only=True)
