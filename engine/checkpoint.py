@@ -209,8 +209,10 @@ def iteration_of_tag(tag: str) -> TrainingIteration | None:
 
     >>> str(iteration_of_tag("U120")), str(iteration_of_tag("E1_U4_S16")), iteration_of_tag("last")
     ('Update: 120', 'E1_U4_S16', None)
+    >>> iteration_of_tag("E²") is None  # only ASCII digits count (``"²".isdigit()`` is true, ``int("²")`` fails)
+    True
     """
-    if len(tag) > 1 and tag[0] in _TAG_FIELDS and tag[1:].isdigit():
+    if len(tag) > 1 and tag[0] in _TAG_FIELDS and tag[1:].isascii() and tag[1:].isdigit():
         return TrainingIteration(**{_TAG_FIELDS[tag[0]]: int(tag[1:])})
     try:
         return TrainingIteration.from_string(tag)

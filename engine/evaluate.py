@@ -24,6 +24,7 @@ from noether.core.training import Interval, TrainingIteration
 from engine.callbacks.base import PeriodicCallback
 from engine.checkpoint import MANIFEST_SUFFIX, file_stem, find_checkpoint, load_part
 from engine.models import freeze, named_models
+from engine.prefetch import to_device
 
 CONFIG_FILE = "config.yaml"
 """The resolved config a run writes into its directory; what ``load_model`` and ``evaluate`` rebuild from."""
@@ -358,7 +359,6 @@ class PredictionWriter(PeriodicCallback):
         from engine.data import make_eval_loader
         from engine.data.sampler import eval_indices
         from engine.distributed import gather_from_all, rank, world_size
-        from engine.trainer import to_device
 
         dataset, model, trainer = self.run.datasets[self.dataset_key], self.run.model, self.run.trainer
         batch_size = self.batch_size or self.run.plan.micro_batch_sizes[0]

@@ -13,7 +13,9 @@ from typing import Any
 import torch
 
 
-def _copy(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move every tensor of ``batch`` to ``device`` (no copy when it is already there; asynchronous from pinned
+    memory)."""
     return {key: value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
             for key, value in batch.items()}
 
@@ -42,7 +44,7 @@ def prefetch_to_device(batches: Iterator[Mapping[str, Any]], device: torch.devic
     """
     if device.type != "cuda":
         for batch in batches:
-            yield _copy(batch, device)
+            yield to_device(batch, device)
         return
     copy_stream = torch.cuda.Stream(device)
     upcoming = _issue(batches, device, copy_stream)
@@ -64,4 +66,4 @@ def _issue(batches: Iterator[Mapping[str, Any]], device: torch.device,
     except StopIteration:
         return None
     with torch.cuda.stream(stream):
-        return _copy(batch, device)
+        return to_device(batch, device)

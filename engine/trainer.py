@@ -24,10 +24,10 @@ from noether.core.schemas import BaseTrainerConfig
 from noether.core.training import TrainingIteration
 
 from engine.callbacks.base import Callback, EarlyStop, PeriodicCallback, RunContext
+from engine.prefetch import prefetch_to_device, to_device  # noqa: F401 - to_device also importable from here
 from engine.distributed import (all_reduce_sum, any_process_on_device, is_distributed, max_each_over_processes,
                                 world_size)
 from engine.nonfinite import check_skipped, count_skipped, finite_and, step_optimizers
-from engine.prefetch import prefetch_to_device
 
 
 @attrs.frozen
@@ -264,11 +264,6 @@ class Loop:
     """The longest run of skipped updates since the limit was last checked (``engine.nonfinite.check_skipped``)."""
     stop_reason: str | None = None
     """``early_exit`` or ``signal`` when training ended before the plan's end."""
-
-
-def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
-    """Move every tensor of ``batch`` to ``device`` (no copy when it is already there)."""
-    return {key: value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
 
 
 class _WithoutGrad:

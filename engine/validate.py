@@ -138,14 +138,6 @@ def watched_metric_issues(callbacks: Sequence[Any], indices: Sequence[int]) -> l
     return issues
 
 
-def dataset_key_issues(config: Any) -> list[Issue]:
-    """One issue per configured callback whose ``dataset_key`` names no dataset."""
-    known = ", ".join(sorted(config.datasets))
-    return [Issue(f"trainer.callbacks[{index}].dataset_key", f"no dataset {callback.dataset_key!r} (datasets: {known})")
-            for index, callback in enumerate(config.trainer.callbacks or ())
-            if getattr(callback, "dataset_key", None) is not None and callback.dataset_key not in config.datasets]
-
-
 def check_callbacks(callbacks: Sequence[Any], indices: Sequence[int]) -> None:
     """The callback rules a run checks before it writes anything: watched metric keys that are logged, and an
     ``EmaCallback`` for every EMA ``model_info`` (which it links).
@@ -189,7 +181,7 @@ def check_config(config: Any) -> list[Issue]:
 
     from engine.callbacks import default_callbacks, make_callbacks
     from engine.models import named_models
-    from engine.run import TRAIN_DATASET_KEY, build_components, build_optimizers
+    from engine.build import TRAIN_DATASET_KEY, build_components, build_optimizers, dataset_key_issues
     from noether.core.training import check_plan, plan_training
 
     device = torch.device("cpu")

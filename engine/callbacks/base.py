@@ -18,6 +18,8 @@ import attrs
 
 from noether.core.training import Interval, TrainingIteration, TrainingPlan
 
+from engine.prefetch import to_device
+
 if TYPE_CHECKING:
     import torch
 
@@ -302,7 +304,6 @@ class PeriodicDataIteratorCallback(PeriodicCallback):
 
     def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
         """Evaluate the dataset batch by batch, gather the results in dataset order, hand them over once."""
-        from engine.trainer import to_device
 
         run = self._context()
         model = run.model

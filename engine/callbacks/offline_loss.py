@@ -12,6 +12,7 @@ from noether.core.training import TrainingIteration
 from engine.callbacks.base import PeriodicCallback
 from engine.callbacks.ema import ema_factor
 from engine.distributed import all_reduce_sum
+from engine.prefetch import to_device
 
 
 class OfflineLossCallback(PeriodicCallback):
@@ -55,7 +56,6 @@ class OfflineLossCallback(PeriodicCallback):
 
     def periodic_callback(self, iteration: TrainingIteration, interval_type: str) -> None:
         """Evaluate the dataset in eval mode and log the per-item weighted losses."""
-        from engine.trainer import to_device
 
         model, trainer = self.run.model, self.run.trainer
         was_training = model.training

@@ -180,7 +180,7 @@ def test_evaluate_the_best_checkpoint_and_predict(fresh_run, tmp_path):
     after = files_of(run_dir)
     assert {name: content for name, content in after.items() if not name.startswith("eval/")} == before
     assert sorted(name for name in after if name.startswith("eval/")) == [
-        "eval/config.yaml", "eval/metrics.jsonl", "eval/predictions/val.th", "eval/summary.json"]
+        "eval/.lock", "eval/config.yaml", "eval/metrics.jsonl", "eval/predictions/val.th", "eval/summary.json"]  # the stage is locked as a run is
     import json
 
     summary = json.loads((result.run_dir / "summary.json").read_text(encoding="utf-8"))

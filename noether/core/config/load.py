@@ -160,10 +160,10 @@ def _schema_for(data: dict, default: type, *, locate: Any = None, strict: bool =
             found = getattr(importlib.import_module(module_name), class_name)
         except ImportError as exc:
             problem = f"cannot import module {module_name!r}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - an empty or relative name, or a module that fails while importing
-            problem = f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
         except AttributeError:
             problem = f"module {module_name!r} has no class {class_name!r}"
+        except Exception as exc:  # noqa: BLE001 - an empty or relative name, or a module that fails while importing
+            problem = f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
         else:
             problem = not_an_attrs_subclass(found, default, kind)
             if problem is None:
