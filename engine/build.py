@@ -26,7 +26,6 @@ TRAIN_DATASET_KEY = "train"
 """The dataset the model is trained on; other keys are for callbacks (validation, test)."""
 
 
-
 def dataset_key_issues(config: Any) -> list[Issue]:
     """One issue per configured callback whose ``dataset_key`` names no dataset."""
     known = ", ".join(sorted(config.datasets))

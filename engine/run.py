@@ -64,6 +64,7 @@ from engine.trackers import LogWriter, make_tracker
 from engine.trainer import Loop, run_hooks, train
 from engine.validate import check_callbacks
 
+
 @attrs.frozen
 class RunResult:
     """What a finished run leaves behind."""
@@ -175,12 +176,6 @@ def start(config: ConfigSchema, body: Callable[[ConfigSchema, torch.device], Run
         if locate is None or all(issue.location for issue in exc.issues):
             raise
         raise located(exc, locate()) from None
-
-
-def with_locations(error: ConfigError, path: str | os.PathLike, overrides: Sequence[str]) -> ConfigError:
-    """``error`` with the ``file:line:col`` of every issue found after loading (optimizer arguments, pipeline
-    stages, forward properties, ...): where its config path, or its closest written ancestor, was written."""
-    return located(error, field_locator(compose_with_origins(path, overrides)[0]))
 
 
 def located(error: ConfigError, locate: Callable[..., str | None]) -> ConfigError:
@@ -305,7 +300,7 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
         context = RunContext(trainer=trainer, model=model, optimizers=optimizers, datasets=datasets, plan=plan,
                              writer=writer, checkpoints=checkpoints, run_dir=run_dir, device=device,
                              is_main_process=is_main, num_workers=config.num_workers or 0)
-        setup_callbacks(callbacks, context, configured=len(config_indices), indices=config_indices)
+        setup_callbacks(callbacks, context, indices=config_indices)
         if is_main and evaluation is not None:
             print(f"evaluating {evaluation.source}, checkpoint {evaluated_tag!r} on {device}: "
                   f"{', '.join(map(str, callbacks))}; output in {run_dir}")
@@ -353,9 +348,10 @@ def _run(config: ConfigSchema, device: torch.device, allow_unsafe_resume: bool,
                           grad_scaler=grad_scaler, loop=loop, should_stop=stop_signal.received)
                 except Exception as exc:
                     save_quietly(checkpoints, f"{loop.iteration}.error", loop.iteration)
-                    if from_worker(exc) is exc:
+                    cause = from_worker(exc)  # a loader worker's error, without torch's wrapper
+                    if cause is exc:
                         raise
-                    raise from_worker(exc) from exc  # a loader worker's error, without torch's wrapper
+                    raise cause from exc
             if loop.stop_reason == "early_exit":
                 checkpoints.save(f"{loop.iteration}.early_exit", loop.iteration, weights=True, optim=True, trainer=True)
             checkpoints.save("latest", loop.iteration, weights=True, optim=True, trainer=True)
@@ -392,20 +388,18 @@ def tensorboard_to_continue(point: ResumePoint, config: ConfigSchema) -> pathlib
     return directory if directory.is_dir() else None
 
 
-def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, configured: int,
-                    indices: Sequence[int] | None = None) -> None:
-    """Give every callback the run's context; the configured ones (the first ``configured``) report problems with
-    their setting (unknown ``model_names``, a dataset key that does not exist) as config errors, all at once.
-    ``indices``: the position of each configured callback in ``trainer.callbacks`` (default: its position here)."""
+def setup_callbacks(callbacks: Sequence[Callback], context: RunContext, *, indices: Sequence[int]) -> None:
+    """Give every callback the run's context; the configured ones (the first ``len(indices)``, at those positions
+    of ``trainer.callbacks``) report problems with their setting (unknown ``model_names``, a dataset key that does
+    not exist) as config errors, all at once."""
     issues = []
     for index, callback in enumerate(callbacks):
         try:
             callback.setup(context)
         except (ValueError, KeyError) as exc:
-            if index >= configured:
+            if index >= len(indices):
                 raise
-            where = indices[index] if indices is not None else index
-            issues.append(Issue(f"trainer.callbacks[{where}]", str(exc).strip("'\"")))
+            issues.append(Issue(f"trainer.callbacks[{indices[index]}]", str(exc).strip("'\"")))
     if issues:
         raise ConfigError(issues)
 

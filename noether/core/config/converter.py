@@ -317,6 +317,7 @@ def _is_disabled(value: Any) -> bool:
 def _tagged_union(members: list[type], tag: str = "kind") -> Callable[[Any], Any]:
     by_tag = {value: cls for cls in members for value in _kind_literal(cls, tag)}
     any_kind = next((cls for cls in members if tag == "kind" and _takes_any_kind(cls)), None)
+    kind_rule = attrs.fields_dict(any_kind)["kind"] if any_kind is not None else None
     hooks: dict[type, Callable] = {}
 
     def structure(value: Any) -> Any:
@@ -330,8 +331,7 @@ def _tagged_union(members: list[type], tag: str = "kind") -> Callable[[Any], Any
             cls = builtin if builtin in members else None
         if cls is None and found is None:
             raise FieldProblem(f"missing {tag}; expected one of: {', '.join(by_tag)}")
-        if cls is None and any_kind is not None:
-            kind_rule = attrs.fields_dict(any_kind)["kind"]
+        if cls is None and kind_rule is not None:
             try:  # a user's class path; a kind under Noether's module is only its kind problem, not its keys'
                 kind_rule.validator(None, kind_rule, found)
             except FieldProblem as exc:
